@@ -199,7 +199,13 @@ def _build(cls: type[T], flat: Mapping[str, Any], prefix: str) -> T:
         hint = hints[f.name]
         name = f"{prefix}{f.name}"
         if dataclasses.is_dataclass(hint):
-            kwargs[f.name] = _build(typing.cast(type, hint), flat, f"{name}.")
+            try:
+                kwargs[f.name] = _build(typing.cast(type, hint), flat, f"{name}.")
+            except ParamError as exc:  # the nested class validated itself: name the full path
+                msg = str(exc)
+                if f"'{name}." not in msg:
+                    msg = msg.replace("parameter '", f"parameter '{name}.", 1)
+                raise ParamError(msg) from exc
         elif name in flat:
             kind, elem = _leaf_kind(hint)
             kwargs[f.name] = _coerce(name, flat[name], kind, elem)

@@ -1,0 +1,185 @@
+"""Lock-step between the simulator and the nodes, so a seeded simulated run is exactly reproducible.
+
+DDS gives no ordering across topics or processes, so a free-running simulation changes with the
+machine's load. In sync mode the simulator bridge is the master of time:
+
+1. it publishes the sensors of tick *k* (stamped t_k), then ``sim/tick`` = JSON ``{"seq", "t",
+   "expect": {topic: stamp}}`` naming what was published for this tick, including what the nodes
+   reported publishing while handling tick *k-1* (a plan, a command);
+2. each participant waits until it holds every expected message on the topics it ``watch``es
+   (its latest stamp on that topic >= the expected stamp), handles the tick, and answers
+   ``sim/ack`` = JSON ``{"node", "seq", "published": {topic: stamp}}``;
+3. the master waits for every participant's ack (bounded by a wall-clock timeout, which it counts
+   and reports) and then steps the physics.
+
+Nothing here runs in real-robot mode: nodes fall back to their timers. Threading: all state is
+guarded by one lock; ``on_tick`` runs in the executor thread that completed the tick's inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from r1_core.ros.qos import SYNC_QOS
+
+TICK_TOPIC = "sim/tick"
+ACK_TOPIC = "sim/ack"
+_EPS = 1e-9
+
+#: ``on_tick(seq, t)`` returns what it published ({topic: stamp}) to ack at once, or None when it
+#: will call :meth:`SyncParticipant.ack` later (for example after inference in a worker thread).
+TickHandler = Callable[[int, float], Mapping[str, float] | None]
+
+
+class SyncParticipant:
+    """A node's side of the lock-step: call :meth:`received` from input callbacks."""
+
+    def __init__(self, node: Node, name: str, watch: Iterable[str], on_tick: TickHandler) -> None:
+        self._node = node
+        self._name = name
+        self._watch = set(watch)
+        self._on_tick = on_tick
+        self._lock = threading.Lock()
+        self._latest: dict[str, float] = {}
+        self._pending: tuple[int, float, dict[str, float]] | None = None
+        self._handled_seq = -1
+        self._pub = node.create_publisher(String, ACK_TOPIC, SYNC_QOS)
+        self._sub = node.create_subscription(String, TICK_TOPIC, self._tick_cb, SYNC_QOS)
+
+    def received(self, topic: str, stamp: float) -> None:
+        """Record that a message with ``stamp`` arrived on ``topic`` (call from the input callback)."""
+        with self._lock:
+            if stamp > self._latest.get(topic, -1.0):
+                self._latest[topic] = stamp
+        self._maybe_run()
+
+    def ack(self, seq: int, published: Mapping[str, float] | None = None) -> None:
+        """Acknowledge tick ``seq``, listing what this node published while handling it."""
+        msg = String()
+        msg.data = json.dumps({"node": self._name, "seq": seq, "published": dict(published or {})})
+        self._pub.publish(msg)
+
+    def _tick_cb(self, msg: String) -> None:
+        try:
+            data = json.loads(msg.data)
+            seq, t = int(data["seq"]), float(data["t"])
+            expect = {str(k): float(v) for k, v in dict(data.get("expect", {})).items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            self._node.get_logger().error(f"malformed {TICK_TOPIC} message ignored: {exc}")
+            return
+        with self._lock:
+            if seq <= self._handled_seq:
+                return
+            self._pending = (seq, t, {k: v for k, v in expect.items() if k in self._watch})
+        self._maybe_run()
+
+    def _maybe_run(self) -> None:
+        with self._lock:
+            if self._pending is None:
+                return
+            seq, t, expect = self._pending
+            if any(self._latest.get(k, -1.0) + _EPS < v for k, v in expect.items()):
+                return
+            self._pending = None
+            self._handled_seq = seq
+        published = self._on_tick(seq, t)
+        if published is not None:
+            self.ack(seq, published)
+
+
+@dataclass
+class TickResult:
+    """What the master learned from one tick: what was published, who missed the deadline."""
+
+    published: dict[str, float] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+class SyncMaster:
+    """The simulator's side: publish a tick, then wait for every participant's ack."""
+
+    def __init__(self, node: Node, participants: Iterable[str], timeout_s: float) -> None:
+        self._node = node
+        self._participants = set(participants)
+        self._timeout_s = timeout_s
+        self._cv = threading.Condition()
+        self._acks: dict[int, dict[str, dict[str, float]]] = {}
+        self._latest: dict[str, float] = {}
+        self.deadline_misses = 0
+        self._pub = node.create_publisher(String, TICK_TOPIC, SYNC_QOS)
+        self._sub = node.create_subscription(String, ACK_TOPIC, self._ack_cb, SYNC_QOS)
+
+    @property
+    def participants(self) -> frozenset[str]:
+        """The node names whose acks each tick waits for."""
+        return frozenset(self._participants)
+
+    def received(self, topic: str, stamp: float) -> None:
+        """Record a message the master itself consumes (e.g. ``cmd_vel``)."""
+        with self._cv:
+            if stamp > self._latest.get(topic, -1.0):
+                self._latest[topic] = stamp
+            self._cv.notify_all()
+
+    def wait_for_participants(self, timeout_s: float) -> bool:
+        """Wait until every participant subscribes to the tick topic (discovery), up to ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._pub.get_subscription_count() >= len(self._participants):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def tick(self, seq: int, t: float, expect: Mapping[str, float], consumes: Iterable[str] = ()) -> TickResult:
+        """Publish tick ``seq`` and block until all acks (and the consumed topics they name) arrive.
+
+        Must be called from a thread that is not the executor thread delivering the acks.
+        """
+        msg = String()
+        msg.data = json.dumps({"seq": seq, "t": t, "expect": dict(expect)})
+        self._pub.publish(msg)
+        consumed = set(consumes)
+        deadline = time.monotonic() + self._timeout_s
+        result = TickResult()
+        with self._cv:
+            while True:
+                acks = self._acks.get(seq, {})
+                waiting = self._participants - set(acks)
+                published: dict[str, float] = {}
+                for pub in acks.values():
+                    published.update(pub)
+                unseen = [k for k, v in published.items() if k in consumed and self._latest.get(k, -1.0) + _EPS < v]
+                if not waiting and not unseen:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0.0:
+                    result.missing = sorted(waiting) + unseen
+                    self.deadline_misses += 1
+                    self._node.get_logger().warning(
+                        f"sim tick {seq} (t={t:.3f}s): no answer from {result.missing} "
+                        f"within {self._timeout_s}s; going on"
+                    )
+                    break
+                self._cv.wait(remaining)
+            self._acks.pop(seq, None)
+        result.published = published
+        return result
+
+    def _ack_cb(self, msg: String) -> None:
+        try:
+            data = json.loads(msg.data)
+            node, seq = str(data["node"]), int(data["seq"])
+            published = {str(k): float(v) for k, v in dict(data.get("published", {})).items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            self._node.get_logger().error(f"malformed {ACK_TOPIC} message ignored: {exc}")
+            return
+        with self._cv:
+            self._acks.setdefault(seq, {})[node] = published
+            self._cv.notify_all()
