@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from nav_r1.control.types import Odometry, Twist
+from nav_r1.control.controller import FastController
+from nav_r1.control.types import ControlOutput, Odometry, Twist
 from r1_core import Pose2D
 
 
@@ -53,3 +54,21 @@ class KinematicBase:
             p.z + (r.normal(0.0, nxy) if nxy else 0.0),
         )
         return Odometry(stamp, noisy, self.velocity)
+
+
+def run_closed_loop(controller: FastController, base: KinematicBase, t0: float, seconds: float,
+                    *, odom_every: int = 1) -> tuple[float, list[ControlOutput]]:
+    """Step ``controller`` against ``base`` at its rate for ``seconds``; odometry every n-th tick.
+
+    Returns the end time and every output.
+    """
+    dt = controller.cfg.period_s
+    t, outs = t0, []
+    for i in range(round(seconds / dt)):
+        t = t0 + (i + 1) * dt
+        if i % odom_every == 0:
+            controller.on_odom(base.odometry(t), t)
+        out = controller.step(t)
+        base.advance(out.twist, dt)
+        outs.append(out)
+    return t, outs
