@@ -1,0 +1,94 @@
+"""Navigation metrics and Nav-R1's rewards on the recorded run, when the bag carries a goal or path.
+
+The metric formulas live in :mod:`nav_r1.metrics`; this module only picks the series out of the
+bag: the odometry trajectory, the goal (``goal_pose``) and the reference path, and the model's raw
+replies on ``nav_r1/status`` for the format reward.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from nav_r1 import metrics
+from nav_r1.bag.traces import BagTraces
+from nav_r1.parse import parse_response
+
+
+def _r(v: float) -> float | None:
+    return round(float(v), 6) if math.isfinite(v) else None
+
+
+def trajectory(bag: BagTraces) -> NDArray[np.float64]:
+    """The odometry positions (N, 2) in ``odom``, consecutive duplicates dropped."""
+    if not bag.odom:
+        return np.zeros((0, 2))
+    xy = np.array([(o.pose.x, o.pose.y) for _, o in bag.odom], dtype=np.float64)
+    keep = np.ones(len(xy), dtype=bool)
+    keep[1:] = np.any(np.abs(np.diff(xy, axis=0)) > 1e-9, axis=1)
+    return xy[keep]
+
+
+def _goal(bag: BagTraces) -> tuple[float, float] | None:
+    if bag.goal is not None:
+        return bag.goal
+    return bag.reference_path[-1] if bag.reference_path else None
+
+
+def navigation_section(bag: BagTraces, success_radius_m: float) -> dict[str, Any]:
+    """NE, success, OSR, SPL and (with a reference path) nDTW and SDTW of the recorded trajectory."""
+    goal = _goal(bag)
+    traj = trajectory(bag)
+    if goal is None:
+        return {"available": False, "reason": "the bag has neither goal_pose nor nav_r1/reference_path"}
+    if len(traj) == 0:
+        return {"available": False, "reason": "the bag has no odometry"}
+    g = np.asarray(goal, dtype=np.float64)
+    ne = metrics.navigation_error(traj[-1], g)
+    success = ne <= success_radius_m
+    path_len = float(np.sum(np.linalg.norm(np.diff(traj, axis=0), axis=1))) if len(traj) > 1 else 0.0
+    if bag.reference_path:
+        ref = np.asarray(bag.reference_path, dtype=np.float64)
+        shortest = float(np.sum(np.linalg.norm(np.diff(ref, axis=0), axis=1)))
+    else:
+        shortest = float(np.linalg.norm(g - traj[0]))  # straight line: no map to plan a geodesic on
+    out: dict[str, Any] = {
+        "available": True,
+        "navigation_error_m": _r(ne),
+        "success": bool(success),
+        "oracle_success": bool(metrics.oracle_success(traj, g, success_radius_m)),
+        "spl": _r(metrics.spl(success, shortest, path_len)),
+        "path_length_m": _r(path_len),
+        "shortest_path_m": _r(shortest),
+        "shortest_from": "reference_path" if bag.reference_path else "straight line to goal",
+    }
+    if bag.reference_path:
+        ref = np.asarray(bag.reference_path, dtype=np.float64)
+        ndtw = metrics.ndtw(traj, ref)
+        out["ndtw"] = _r(ndtw)
+        out["sdtw"] = _r(ndtw if success else 0.0)
+    return out
+
+
+def rewards_section(bag: BagTraces, k: float) -> dict[str, Any]:
+    """Nav-R1's GRPO rewards on the run: format (share of well-formed replies), path and endpoint."""
+    replies = [st["raw"] for _, st in bag.status if isinstance(st.get("raw"), str)]
+    out: dict[str, Any] = {"available": True, "replies": len(replies), "k": k}
+    out["format"] = _r(sum(parse_response(r).ok for r in replies) / len(replies)) if replies else None
+    traj = trajectory(bag)
+    goal = _goal(bag)
+    if bag.reference_path and len(traj):
+        ref = np.asarray(bag.reference_path, dtype=np.float64)
+        out["path"] = _r(math.exp(-k * metrics.discrete_frechet(traj, ref)))
+    else:
+        out["path"] = None
+    if goal is not None and len(traj):
+        out["endpoint"] = _r(math.exp(-k * float(np.linalg.norm(traj[-1] - np.asarray(goal)))))
+    else:
+        out["endpoint"] = None
+    if out["format"] is None and out["path"] is None and out["endpoint"] is None:
+        return {"available": False, "reason": "the bag has no model replies, goal or reference path"}
+    return out
