@@ -182,3 +182,22 @@ def test_planar_profile_never_commands_vertical_or_sideways() -> None:
         outs.append(ctl.step(0.5 + i * 0.01))
     assert outs[-1].source == "joy_vel" and outs[-1].twist.vx > 0.0
     assert all(o.twist.vz == 0.0 and o.twist.vy == 0.0 for o in outs)
+
+
+def test_heartbeat_of_the_same_plan_keeps_progress_and_revives_a_stale_plan() -> None:
+    cfg = no_obstacle_source(ControlConfig())
+    ctl = FastController(dataclasses.replace(cfg, timeouts=dataclasses.replace(cfg.timeouts, plan_s=1.5)))
+    base = KinematicBase()
+    ctl.on_odom(base.odometry(0.0), 0.0)
+    p0 = base.pose
+    p1 = ahead(p0, 0.25)
+    p2 = Pose2D(p1.x, p1.y, 0.5)
+    plan = Plan(0.0, (p0, p1, p2), 4)
+    assert ctl.on_plan(plan, 0.0)
+    t, outs = run_closed_loop(ctl, base, 0.0, 2.2)
+    assert outs[-1].state == "plan_stale" and outs[-1].twist.is_zero()
+    assert outs[-1].progress.segment == 1  # the drive had finished before the plan went stale
+    assert not ctl.on_plan(Plan(0.0, (p0, p1, p2), 4), t)  # heartbeat: same stamp and poses
+    _, outs = run_closed_loop(ctl, base, t, 0.2)
+    assert outs[-1].progress.mode == "turn" and outs[-1].twist.wz > 0.0 and outs[-1].twist.vx == 0.0
+    assert ctl.on_plan(Plan(0.5, (p0, p1, p2), 5), t)  # a new reply, even with the same poses

@@ -53,23 +53,32 @@ class FastController:
 
     # --- inputs -------------------------------------------------------------------------------
 
-    def on_plan(self, plan: Plan, now: float) -> None:
-        """Replace the plan at once; an empty plan means stop and hold."""
+    def on_plan(self, plan: Plan, now: float) -> bool:
+        """Replace the plan at once (an empty plan means stop and hold); True if it was a new plan.
+
+        The same plan again (same stamp and poses: the planner's heartbeat) only refreshes its
+        age, so progress is kept and the robot never drives back to a target it already passed.
+        """
+        cur = self._plan
+        if cur is not None and cur.stamp == plan.stamp and cur.poses == plan.poses:
+            self._plan_received = now
+            return False
         self._plan, self._plan_received, self._active = plan, now, 0
         if len(plan.poses) < 2:
             self._steps = []
             if self._odom is not None:
                 self._hold_z = self._odom.pose.z
-            return
+            return True
         prims = segment_primitives(plan.poses, self.cfg.primitives)
         if prims is not None:
             self._steps = list(prims)
-            return
+            return True
         last = plan.poses[-1]
         steps: list[Step] = [PurePursuit(plan.poses)]
         if self.cfg.pursuit.rotate_to_goal_heading:
             steps.append(Turn(last.yaw, len(plan.poses) - 2, last.z))
         self._steps = steps
+        return True
 
     def on_odom(self, odom: Odometry, now: float) -> None:
         """The latest odometry."""
@@ -178,7 +187,7 @@ class FastController:
         if self._plan is None:
             return ZERO, "idle"
         if now - self._plan_received > self.cfg.timeouts.plan_s:
-            self._plan, self._steps = None, []
+            # Kept, not dropped: a late heartbeat of the same plan resumes where it stopped.
             return ZERO, "plan_stale"
         odom = self._odom
         if odom is None or now - self._odom_received > self.cfg.timeouts.odom_s:
