@@ -22,6 +22,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 
+from nav_r1.bag.mcap_crc import seal_chunk_crcs
 from nav_r1.bag.reader import typestore
 from r1_core.ros.convert import make_camera_info, numpy_to_image, sec_to_stamp, yaw_to_quaternion
 
@@ -137,4 +138,7 @@ def build_phase_bag(path: Path, phases: Phases | None = None, storage: str = "mc
             writer.write(conns[topic], math.floor((T0 + t) * 1e9), serialize_message(msg))
     finally:
         writer.close()
+    if storage == "mcap":
+        for mcap in path.glob("*.mcap"):
+            seal_chunk_crcs(mcap)  # as BagRecorder.close() does
     return p

@@ -38,8 +38,34 @@ def _goal(bag: BagTraces) -> tuple[float, float] | None:
     return bag.reference_path[-1] if bag.reference_path else None
 
 
+def discrete_frechet(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+    """Discrete Fréchet distance between two polylines (Euclidean point cost).
+
+    Nav-R1's R_path uses a trajectory distance D_F; :mod:`nav_r1.metrics` has none, so it lives
+    here. Rows are filled with a running maximum so the cost is O(N·M) numpy work, not Python.
+    """
+    cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    row = np.maximum.accumulate(cost[0])
+    for i in range(1, len(a)):
+        new = np.empty_like(row)
+        new[0] = max(row[0], cost[i, 0])
+        best = np.minimum(row[1:], row[:-1])  # from (i-1, j) or (i-1, j-1)
+        for j in range(1, len(b)):
+            new[j] = max(min(best[j - 1], new[j - 1]), cost[i, j])
+        row = new
+    return float(row[-1])
+
+
+def _stopped(bag: BagTraces) -> bool:
+    """Whether the run ended standing still (the last odometry twist is zero)."""
+    if not bag.odom:
+        return False
+    tw = bag.odom[-1][1].twist
+    return abs(tw.vx) < 1e-3 and abs(tw.vy) < 1e-3 and abs(tw.wz) < 1e-3
+
+
 def navigation_section(bag: BagTraces, success_radius_m: float) -> dict[str, Any]:
-    """NE, success, OSR, SPL and (with a reference path) nDTW and SDTW of the recorded trajectory."""
+    """NE, SR, OSR, SPL, nDTW and SDTW of the recorded trajectory (VLN-CE definitions)."""
     goal = _goal(bag)
     traj = trajectory(bag)
     if goal is None:
@@ -47,30 +73,28 @@ def navigation_section(bag: BagTraces, success_radius_m: float) -> dict[str, Any
     if len(traj) == 0:
         return {"available": False, "reason": "the bag has no odometry"}
     g = np.asarray(goal, dtype=np.float64)
-    ne = metrics.navigation_error(traj[-1], g)
-    success = ne <= success_radius_m
-    path_len = float(np.sum(np.linalg.norm(np.diff(traj, axis=0), axis=1))) if len(traj) > 1 else 0.0
     if bag.reference_path:
         ref = np.asarray(bag.reference_path, dtype=np.float64)
-        shortest = float(np.sum(np.linalg.norm(np.diff(ref, axis=0), axis=1)))
+        shortest, ref_from = metrics.path_length(ref) if len(ref) > 1 else 0.0, "reference_path"
     else:
-        shortest = float(np.linalg.norm(g - traj[0]))  # straight line: no map to plan a geodesic on
-    out: dict[str, Any] = {
+        # No map to plan a geodesic on: the straight line from the start is the reference.
+        ref = np.stack([traj[0], g])
+        shortest, ref_from = float(np.linalg.norm(g - traj[0])), "straight line to goal"
+    ep = metrics.evaluate_episode("replay", traj, ref, g, shortest, _stopped(bag),
+                                  threshold=success_radius_m, d_th=success_radius_m)
+    return {
         "available": True,
-        "navigation_error_m": _r(ne),
-        "success": bool(success),
-        "oracle_success": bool(metrics.oracle_success(traj, g, success_radius_m)),
-        "spl": _r(metrics.spl(success, shortest, path_len)),
-        "path_length_m": _r(path_len),
-        "shortest_path_m": _r(shortest),
-        "shortest_from": "reference_path" if bag.reference_path else "straight line to goal",
+        "navigation_error_m": _r(ep.ne),
+        "stopped": ep.stopped,
+        "success": ep.success,
+        "oracle_success": ep.oracle_success,
+        "spl": _r(ep.spl),
+        "ndtw": _r(ep.ndtw),
+        "sdtw": _r(ep.sdtw),
+        "path_length_m": _r(ep.path_length),
+        "shortest_path_m": _r(ep.shortest_length),
+        "reference": ref_from,
     }
-    if bag.reference_path:
-        ref = np.asarray(bag.reference_path, dtype=np.float64)
-        ndtw = metrics.ndtw(traj, ref)
-        out["ndtw"] = _r(ndtw)
-        out["sdtw"] = _r(ndtw if success else 0.0)
-    return out
 
 
 def rewards_section(bag: BagTraces, k: float) -> dict[str, Any]:
@@ -82,7 +106,7 @@ def rewards_section(bag: BagTraces, k: float) -> dict[str, Any]:
     goal = _goal(bag)
     if bag.reference_path and len(traj):
         ref = np.asarray(bag.reference_path, dtype=np.float64)
-        out["path"] = _r(math.exp(-k * metrics.discrete_frechet(traj, ref)))
+        out["path"] = _r(math.exp(-k * discrete_frechet(metrics.resample(traj), metrics.resample(ref))))
     else:
         out["path"] = None
     if goal is not None and len(traj):

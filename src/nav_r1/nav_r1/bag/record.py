@@ -23,6 +23,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.rosbag2 import StoragePlugin, Writer
 
+from nav_r1.bag.mcap_crc import seal_chunk_crcs
 from nav_r1.bag.reader import norm_topic, typestore
 
 #: The topics of the Nav-R1 graph worth keeping for replay and evaluation (GRAPH.md names).
@@ -159,6 +160,8 @@ class BagRecorder:
         self._queue.put(None)
         self._thread.join()
         self._writer.close()
+        for mcap in self.path.glob("*.mcap"):
+            seal_chunk_crcs(mcap)  # so a corrupt copy of this bag is caught on replay
         return self.stats
 
 
