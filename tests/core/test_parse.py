@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from nav_r1.actions import Action
-from r1_core.params import ParamError
 
 from nav_r1 import ParseLimits, parse_response
+from nav_r1.actions import Action
+from r1_core.params import ParamError
 
 
 def actions(text: str, limits: ParseLimits | None = None) -> list[tuple[str, float]]:

@@ -6,9 +6,9 @@ import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nav_r1.actions import Action
 
 from nav_r1 import ParseLimits, parse_response
+from nav_r1.actions import Action
 
 LIMITS = ParseLimits()
 

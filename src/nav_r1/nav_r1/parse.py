@@ -21,9 +21,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from r1_core.params import param, validate_params
-
 from nav_r1.actions import Action, ActionKind
+from r1_core.params import param, validate_params
 
 
 @dataclass(frozen=True)

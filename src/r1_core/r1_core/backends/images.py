@@ -1,0 +1,50 @@
+"""Image helpers shared by the backends: fit to a size budget, PNG data URLs both ways."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+_DATA_URL_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/jpg;base64,")
+
+
+def fit_image(rgb: NDArray[np.uint8], max_side: int) -> NDArray[np.uint8]:
+    """Downscale ``rgb`` (H, W, 3) so its longer side is at most ``max_side`` (never upscales)."""
+    h, w = rgb.shape[:2]
+    if max(h, w) <= max_side:
+        return rgb
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def png_data_url(rgb: NDArray[np.uint8]) -> str:
+    """Encode an (H, W, 3) uint8 image as a ``data:image/png;base64,...`` URL."""
+    buf = io.BytesIO()
+    # Level 1: camera frames barely compress further and the robot's CPU time matters more.
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def decode_data_url(url: str, max_pixels: int = 4096 * 4096) -> NDArray[np.uint8]:
+    """Decode a base64 PNG/JPEG data URL into (H, W, 3) uint8; raise ValueError naming the problem."""
+    prefix = next((p for p in _DATA_URL_PREFIXES if url.startswith(p)), None)
+    if prefix is None:
+        shown = url[:40] + ("..." if len(url) > 40 else "")
+        raise ValueError(f"image_url must be a base64 PNG or JPEG data URL (no remote fetches), got '{shown}'")
+    try:
+        raw = base64.b64decode(url[len(prefix) :], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"image_url holds invalid base64: {exc}") from None
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            if img.width * img.height > max_pixels:
+                raise ValueError(f"image of {img.width}x{img.height} exceeds {max_pixels} pixels")
+            return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"image_url is not a readable image: {exc}") from None

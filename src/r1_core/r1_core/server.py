@@ -1,0 +1,227 @@
+"""Policy server: a local VLM backend behind an OpenAI-compatible HTTP API.
+
+``policy_server --model /models/nav-r1`` serves ``POST /v1/chat/completions``, ``GET /v1/models``
+and ``GET /health`` on 127.0.0.1:8000, so robots on the same machine (or, with ``--host``, the
+network) use :class:`~r1_core.backends.openai_client.OpenAIChatVLM` exactly as they would use
+vLLM or SGLang.  Every reply carries a ``timings`` object (seconds); every failure comes back as
+an OpenAI-style ``{"error": {...}}`` body with the reason, never as a dropped connection.
+
+Threading: requests are parsed on the event loop and generation runs in Starlette's thread pool;
+the backend serialises inference itself.  The request counters are guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from r1_core.backends.openai_format import from_openai_messages
+from r1_core.reasoner import ChatMessage, Response, VLMBackend
+
+LOG = logging.getLogger("r1_core.server")
+
+
+@runtime_checkable
+class DetailedBackend(Protocol):
+    """A backend that also reports token counts (``TransformersVLM`` does)."""
+
+    def generate_detailed(self, messages: Sequence[ChatMessage]) -> Any:
+        """Return an object with ``response``, ``prompt_tokens`` and ``completion_tokens``."""
+        ...
+
+
+def _error(status: int, message: str, kind: str, code: str, timings: dict[str, float] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": {"message": message, "type": kind, "code": code}}
+    if timings is not None:
+        body["timings"] = timings
+    return JSONResponse(status_code=status, content=body)
+
+
+class _Stats:
+    """Request counters reported by ``/health``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started = time.time()
+        self.requests = 0
+        self.failures = 0
+        self.busy = 0
+
+
+def create_app(
+    backend: VLMBackend,
+    *,
+    served_model_name: str | None = None,
+    api_key: str | None = None,
+    max_images: int = 32,
+) -> FastAPI:
+    """The FastAPI app serving ``backend``; with ``api_key`` every /v1 route needs that bearer token."""
+    name = served_model_name or backend.name
+    stats = _Stats()
+    app = FastAPI(title="R1 policy server", version="0.1.0")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        LOG.exception("unhandled error")
+        return _error(500, f"internal error: {type(exc).__name__}: {exc}", "server_error", "internal_error")
+
+    def _authorised(request: Request) -> bool:
+        return not api_key or request.headers.get("authorization", "") == f"Bearer {api_key}"
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        with stats.lock:
+            return {
+                "status": "ok",
+                "model": name,
+                "uptime_s": time.time() - stats.started,
+                "requests": stats.requests,
+                "failures": stats.failures,
+                "busy": stats.busy,
+            }
+
+    @app.get("/v1/models", response_model=None)
+    def models(request: Request) -> dict[str, Any] | JSONResponse:
+        if not _authorised(request):
+            return _error(401, "missing or wrong bearer token", "invalid_request_error", "invalid_api_key")
+        return {
+            "object": "list",
+            "data": [{"id": name, "object": "model", "created": int(stats.started), "owned_by": "r1"}],
+        }
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat_completions(request: Request) -> dict[str, Any] | JSONResponse:
+        t0 = time.perf_counter()
+        if not _authorised(request):
+            return _error(401, "missing or wrong bearer token", "invalid_request_error", "invalid_api_key")
+        try:
+            payload = await request.json()
+        except ValueError:
+            return _error(400, "request body is not valid JSON", "invalid_request_error", "invalid_json")
+        if not isinstance(payload, dict):
+            return _error(400, "request body must be a JSON object", "invalid_request_error", "invalid_request")
+        requested = payload.get("model")
+        if requested not in (None, "", name):
+            return _error(404, f"model '{requested}' is not served here (serving '{name}')",
+                          "invalid_request_error", "model_not_found")
+        if payload.get("stream"):
+            return _error(400, "streaming is not supported", "invalid_request_error", "unsupported")
+        try:
+            messages = from_openai_messages(payload.get("messages"), max_images=max_images)
+        except ValueError as exc:
+            return _error(400, str(exc), "invalid_request_error", "invalid_messages")
+        parse_s = time.perf_counter() - t0
+
+        with stats.lock:
+            stats.requests += 1
+            stats.busy += 1
+        try:
+            if isinstance(backend, DetailedBackend):
+                gen = await run_in_threadpool(backend.generate_detailed, messages)
+                response: Response = gen.response
+                usage = (int(gen.prompt_tokens), int(gen.completion_tokens))
+            else:
+                response = await run_in_threadpool(backend.generate, messages)
+                usage = (0, 0)
+        finally:
+            with stats.lock:
+                stats.busy -= 1
+        timings = {k: float(v) for k, v in response.timings.items() if k != "total"}
+        if "total" in response.timings:
+            timings["model_total"] = float(response.timings["total"])
+        timings["parse"] = parse_s
+        timings["total"] = time.perf_counter() - t0
+        if not response.ok:
+            with stats.lock:
+                stats.failures += 1
+            LOG.warning("generation failed: %s", response.error)
+            return _error(500, response.error or "generation failed", "server_error", "generation_failed", timings)
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": name,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": response.text}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+            "timings": timings,
+        }
+
+    return app
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    """The ``policy_server`` command line."""
+    p = argparse.ArgumentParser(prog="policy_server", description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="Qwen2.5-VL model directory or Hub id")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
+    p.add_argument("--max-new-tokens", type=int, default=512)
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-image-side", type=int, default=640)
+    p.add_argument("--local-files-only", action="store_true", help="never contact the Hub")
+    p.add_argument("--served-model-name", default=None, help="name clients put in 'model' (default: --model)")
+    p.add_argument("--api-key-env", default="R1_POLICY_API_KEY",
+                   help="environment variable whose value, when set, clients must send as a bearer token")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``policy_server`` console script."""
+    args = build_arg_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import uvicorn
+
+    from r1_core.backends.transformers_vlm import BackendLoadError, TransformersConfig, TransformersVLM
+    from r1_core.params import ParamError
+
+    try:
+        config = TransformersConfig(
+            model=args.model, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature, max_image_side=args.max_image_side,
+            local_files_only=args.local_files_only,
+        )
+        backend = TransformersVLM(config)
+    except (ParamError, BackendLoadError) as exc:
+        LOG.error("%s", exc)
+        return 2
+    LOG.info(
+        "serving %s (%.1fM parameters, %s, %s) as '%s' on http://%s:%d/v1",
+        args.model, backend.parameter_count / 1e6, backend.device, str(backend.dtype).removeprefix("torch."),
+        args.served_model_name or backend.name, args.host, args.port,
+    )
+    api_key = os.environ.get(args.api_key_env) or None
+    if not _is_loopback(args.host) and api_key is None:
+        LOG.warning("listening on %s without a bearer token: anyone on the network can drive this model "
+                    "(set %s to require one)", args.host, args.api_key_env)
+    app = create_app(backend, served_model_name=args.served_model_name, api_key=api_key)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""Build a tiny random-weight Qwen2.5-VL checkpoint, tokenizer and processor config, offline.
+
+The result loads through the same ``from_pretrained`` calls users make on a real checkpoint
+(``Qwen2_5_VLForConditionalGeneration``, ``AutoTokenizer``, ``AutoImageProcessor``), so tests
+exercise the real loading and generation path in about a second.  Its replies are random text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Qwen2.5-VL's special tokens, in the order the tiny vocabulary assigns them ids.
+QWEN_SPECIAL_TOKENS: tuple[str, ...] = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
+
+# Qwen's ChatML template with its image placeholders, reduced to what our backends send; a real
+# checkpoint ships its own template, which the backends use unchanged.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+_CORPUS = (
+    "You are a navigation robot. Follow the instruction. Images 1-5 are history views, image 6 is "
+    "the current view. Options: move forward 25cm, turn left 30°, turn right 30°, stop. "
+    "<think>The door is on the left, so I turn.</think><action>turn left 30°</action> "
+    "ascend descend metres degrees 0123456789 the a kitchen sofa table chair bedroom hallway"
+)
+
+
+def _train_tokenizer(vocab_size: int) -> object:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(QWEN_SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator([_CORPUS] * 4, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=list(QWEN_SPECIAL_TOKENS[1:]),
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    return fast
+
+
+def build_tiny_qwen(path: Path, *, seed: int = 0, vocab_size: int = 400, max_pixels: int = 28 * 28 * 16) -> Path:
+    """Write a tiny Qwen2.5-VL (text hidden 64 x 2 layers, vision 32 x 2) and its tokenizer to ``path``."""
+    import torch
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer = _train_tokenizer(vocab_size)
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}  # type: ignore[attr-defined]
+    head_dim = 64 // 4
+    mrope_section = [2, 3, 3]  # temporal/height/width rotary sections: they must sum to head_dim / 2
+    if sum(mrope_section) != head_dim // 2:
+        raise ValueError(f"mrope_section {mrope_section} must sum to {head_dim // 2}")
+    config = Qwen2_5_VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer),  # type: ignore[arg-type]
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 4096,
+            "rope_scaling": {"type": "mrope", "mrope_section": mrope_section},
+            "bos_token_id": ids["<|endoftext|>"],
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "out_hidden_size": 64,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 112,
+            "fullatt_block_indexes": [1],
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    model.save_pretrained(path, safe_serialization=True)
+    tokenizer.save_pretrained(path)  # type: ignore[attr-defined]
+    # Few image tokens keep the tiny model fast; real checkpoints allow up to 1280 * 28 * 28 pixels.
+    Qwen2VLImageProcessorPil(min_pixels=28 * 28 * 4, max_pixels=max_pixels).save_pretrained(path)
+    return path
