@@ -26,6 +26,13 @@ def rpy_matrix(roll: float, pitch: float, yaw: float) -> NDArray[np.float64]:
     ])
 
 
+def base_from_optical(cfg: DepthConfig) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Rotation and translation taking camera optical-frame points into base_link."""
+    x, y, z, roll, pitch, yaw = cfg.base_T_camera
+    rot = rpy_matrix(roll, pitch, yaw) @ _BODY_R_OPTICAL
+    return rot.astype(np.float32), np.array([x, y, z], dtype=np.float32)
+
+
 class DepthProjector:
     """Projects (H, W) float32 depth in metres to (N, 3) float32 points in base_link.
 
@@ -45,12 +52,10 @@ class DepthProjector:
         v = np.arange(0, height, s, dtype=np.float64)
         uu, vv = np.meshgrid(u, v)
         rays = np.stack([(uu - k[0, 2]) / k[0, 0], (vv - k[1, 2]) / k[1, 1], np.ones_like(uu)], axis=-1)
-        x, y, z, roll, pitch, yaw = cfg.base_T_camera
-        rot = rpy_matrix(roll, pitch, yaw) @ _BODY_R_OPTICAL
+        rot, self._t = base_from_optical(cfg)
         # Point = depth * dir + t: one multiply-add per axis per pixel at run time.
-        self._dirs = (rays.reshape(-1, 3) @ rot.T).astype(np.float32)
+        self._dirs = (rays.reshape(-1, 3) @ rot.T.astype(np.float64)).astype(np.float32)
         self._dz = np.ascontiguousarray(self._dirs[:, 2])
-        self._t = np.array([x, y, z], dtype=np.float32)
         self.k = k
 
     def points(self, depth_m: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -1,0 +1,320 @@
+"""The fast control node: plan, odometry, depth and teleop in; ``cmd_vel`` at 100 Hz out.
+
+A thin shell around :class:`~nav_r1.control.controller.FastController`: it converts messages and
+calls the core.  It never loads a model: the reasoning node runs in its own process.
+
+Threads (MultiThreadedExecutor from ``r1_core.ros.node_main.run_node``):
+
+- the loop timer runs alone in its MutuallyExclusive group and calls :meth:`ControlNode.tick`;
+- depth images / point clouds run in a second MutuallyExclusive group: projection and the zone
+  check happen outside the lock, so a 640x480 frame never delays the timer, and a newly triggered
+  stop zone publishes zero from that thread at once instead of waiting for the next tick;
+- odometry, plans, teleop, locks and camera_info run in a Reentrant group and only store values.
+
+``_lock`` guards the controller (the one owner of control state) and the stats buffers; each
+holder keeps it for microseconds.  The GIL is still shared, so the node shortens Python's switch
+interval (``gil_switch_interval_s``) so a busy depth thread cannot hold the timer for 5 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from geometry_msgs.msg import Twist as TwistMsg
+from geometry_msgs.msg import TwistStamped
+from nav_msgs.msg import Odometry as OdometryMsg
+from nav_msgs.msg import Path
+from numpy.typing import NDArray
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Bool, String
+
+from nav_r1.control import ControlConfig, ControlOutput, DepthProjector, FastController, Odometry, Plan, Twist
+from nav_r1.control.depth import base_from_optical
+from nav_r1.control.stats import PeriodStats
+from r1_core.params import param, validate_params
+from r1_core.reasoner import Pose2D
+from r1_core.ros.convert import (
+    ConversionError,
+    camera_info_to_matrix,
+    depth_image_to_metres,
+    quaternion_to_yaw,
+    sec_to_stamp,
+    stamp_to_sec,
+)
+from r1_core.ros.node_main import run_node
+from r1_core.ros.params import declare_config
+from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
+
+PLAN_TOPIC = "nav_r1/plan"
+DEPTH_TOPIC = "camera/depth/image_raw"
+DEPTH_INFO_TOPIC = "camera/depth/camera_info"
+SAFETY_TOPIC = "nav_r1/safety"
+STATS_TOPIC = "nav_r1/control_stats"
+STATE_TOPIC = "nav_r1/control_state"
+
+
+@dataclass(frozen=True)
+class ControlNodeConfig:
+    """Parameters of the node itself (the control ones are in ControlConfig)."""
+
+    obstacle_source: str = param("depth", "Obstacles from a depth image, a PointCloud2, or none",
+                                 choices=("depth", "pointcloud", "none"))
+    pointcloud_topic: str = param("stereo/points", "PointCloud2 topic when obstacle_source is pointcloud")
+    pointcloud_frame: str = param("camera_optical", "Frame of the cloud's points: the depth camera's "
+                                  "optical frame (uses depth.base_T_camera) or base_link",
+                                  choices=("camera_optical", "base_link"))
+    teleop_stamped: bool = param(True, "Teleop inputs are TwistStamped (else Twist)")
+    odom_frame: str = param("odom", "Frame plans must be in")
+    base_frame: str = param("base_link", "frame_id of the published TwistStamped")
+    stats_period_s: float = param(1.0, "How often to publish nav_r1/control_stats [s]", min=0.05, max=60.0)
+    realtime_priority: int = param(0, "SCHED_FIFO priority for the node's threads (0 = normal "
+                                   "scheduling; needs CAP_SYS_NICE)", min=0, max=99)
+    gil_switch_interval_s: float = param(0.0005, "Python thread switch interval, bounding how long "
+                                         "the depth thread can hold the GIL [s]", min=0.0001, max=0.01)
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+
+
+def _twist_from(msg: TwistMsg) -> Twist:
+    return Twist(float(msg.linear.x), float(msg.linear.y), float(msg.linear.z), float(msg.angular.z))
+
+
+def cloud_to_xyz(msg: PointCloud2) -> NDArray[np.float32]:
+    """The x, y, z float32 fields of a PointCloud2 as (N, 3); raises ConversionError."""
+    fields = {f.name: f for f in msg.fields}
+    for name in ("x", "y", "z"):
+        f = fields.get(name)
+        if f is None or f.datatype != 7:  # PointField.FLOAT32
+            raise ConversionError(f"point cloud needs float32 field '{name}'")
+    n = int(msg.width) * int(msg.height)
+    step = int(msg.point_step)
+    buf = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, (bytes, memoryview)) else msg.data,
+                        dtype=np.uint8)
+    if n == 0:
+        return np.zeros((0, 3), dtype=np.float32)
+    if buf.size < n * step or msg.is_bigendian:
+        raise ConversionError(f"point cloud data has {buf.size} bytes for {n} points of {step} (little-endian)")
+    rows = buf[: n * step].reshape(n, step)
+    out = np.empty((n, 3), dtype=np.float32)
+    for i, name in enumerate(("x", "y", "z")):
+        off = int(fields[name].offset)
+        out[:, i] = rows[:, off: off + 4].copy().view(np.float32).reshape(n)
+    return out
+
+
+class ControlNode(Node):
+    """The fast loop: one :meth:`tick` per timer period, safety stops also from the depth thread."""
+
+    def __init__(self) -> None:
+        super().__init__("control_node")
+        self.cfg = declare_config(self, ControlConfig)
+        self.node_cfg = declare_config(self, ControlNodeConfig)
+        sys.setswitchinterval(self.node_cfg.gil_switch_interval_s)
+        if self.node_cfg.realtime_priority > 0:
+            self._set_realtime(self.node_cfg.realtime_priority)
+        self._lock = threading.Lock()
+        self.core = FastController(self.cfg)
+        self._projector: DepthProjector | None = None
+        self._cloud_rt = base_from_optical(self.cfg.depth)
+        self._plans = 0
+        self._last_state: tuple[Any, ...] | None = None
+        self.stats = PeriodStats(self.cfg.period_s)
+        self._last_stats = time.monotonic()
+
+        msg_type = TwistStamped if self.cfg.output_stamped else TwistMsg
+        self.cmd_pub = self.create_publisher(msg_type, "cmd_vel", RELIABLE_QOS)
+        self.safety_pub = self.create_publisher(String, SAFETY_TOPIC, RELIABLE_QOS)
+        self.stats_pub = self.create_publisher(String, STATS_TOPIC, RELIABLE_QOS)
+        self.state_pub = self.create_publisher(String, STATE_TOPIC, RELIABLE_QOS)
+
+        io = ReentrantCallbackGroup()
+        sensing = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(OdometryMsg, "odom", self._on_odom, RELIABLE_QOS, callback_group=io)
+        self.create_subscription(Path, PLAN_TOPIC, self._on_plan, RELIABLE_QOS, callback_group=io)
+        teleop_type = TwistStamped if self.node_cfg.teleop_stamped else TwistMsg
+        for name, topic in zip(self.cfg.mux.input_names, self.cfg.mux.input_topics, strict=True):
+            self.create_subscription(teleop_type, topic, lambda m, n=name: self._on_teleop(n, m),
+                                     RELIABLE_QOS, callback_group=io)
+        for name, topic in zip(self.cfg.mux.lock_names, self.cfg.mux.lock_topics, strict=True):
+            self.create_subscription(Bool, topic, lambda m, n=name: self._on_lock(n, m),
+                                     RELIABLE_QOS, callback_group=io)
+        source = self.node_cfg.obstacle_source
+        if source == "depth":
+            self.create_subscription(CameraInfo, DEPTH_INFO_TOPIC, self._on_info, SENSOR_QOS, callback_group=io)
+            self.create_subscription(Image, DEPTH_TOPIC, self._on_depth, SENSOR_QOS, callback_group=sensing)
+        elif source == "pointcloud":
+            self.create_subscription(PointCloud2, self.node_cfg.pointcloud_topic, self._on_cloud, SENSOR_QOS,
+                                     callback_group=sensing)
+        elif self.cfg.timeouts.obstacles_s > 0.0:
+            self.get_logger().warning("obstacle_source is none but timeouts.obstacles_s > 0: the robot will "
+                                      "not move; set timeouts.obstacles_s to 0 to run without obstacle data")
+        self.timer = self.create_timer(self.cfg.period_s, self._on_timer,
+                                       callback_group=MutuallyExclusiveCallbackGroup())
+        self.get_logger().info(f"control loop at {self.cfg.rate_hz:g} Hz, profile '{self.cfg.profile}', "
+                               f"obstacles from '{source}', cmd_vel as {msg_type.__name__}")
+
+    # ---- the loop -----------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_timer(self) -> None:
+        self.stats.tick(time.perf_counter())
+        self.tick(self._now())
+
+    def tick(self, now_s: float) -> ControlOutput:
+        """One loop iteration at time ``now_s``: step the core and publish (the timer calls this)."""
+        t0 = time.perf_counter()
+        with self._lock:
+            out = self.core.step(now_s)
+        self._publish(out, now_s)
+        self.stats.cost(time.perf_counter() - t0)
+        if time.monotonic() - self._last_stats >= self.node_cfg.stats_period_s:
+            self._last_stats = time.monotonic()
+            self.stats_pub.publish(String(data=json.dumps(self.stats.flush())))
+        return out
+
+    def _publish(self, out: ControlOutput, now_s: float) -> None:
+        t = out.twist
+        if self.cfg.output_stamped:
+            msg = TwistStamped()
+            msg.header.stamp = sec_to_stamp(max(now_s, 0.0))
+            msg.header.frame_id = self.node_cfg.base_frame
+            body = msg.twist
+        else:
+            msg = body = TwistMsg()
+        body.linear.x, body.linear.y, body.linear.z = t.vx, t.vy, t.vz
+        body.angular.z = t.wz
+        self.cmd_pub.publish(msg)
+        for e in out.events:
+            self.safety_pub.publish(String(data=json.dumps(e.to_dict())))
+        p = out.progress
+        state = (out.source, out.state, p.plan_id, p.segment, p.done)
+        if state != self._last_state:
+            self._last_state = state
+            self.state_pub.publish(String(data=json.dumps({
+                "stamp": now_s, "source": out.source, "state": out.state, "plan_id": p.plan_id,
+                "segment": p.segment, "segments": p.segments, "done": p.done, "mode": p.mode,
+            })))
+
+    # ---- inputs -------------------------------------------------------------------------
+    def _on_odom(self, msg: OdometryMsg) -> None:
+        p, tw = msg.pose.pose, msg.twist.twist
+        try:
+            odom = Odometry(stamp_to_sec(msg.header.stamp),
+                            Pose2D(p.position.x, p.position.y, quaternion_to_yaw(p.orientation), p.position.z),
+                            _twist_from(tw))
+        except ValueError as exc:
+            self.get_logger().error(f"dropped odometry: {exc}", throttle_duration_sec=5.0)
+            return
+        now = self._now()
+        with self._lock:
+            self.core.on_odom(odom, now)
+
+    def _on_plan(self, msg: Path) -> None:
+        frame = msg.header.frame_id
+        if frame and frame != self.node_cfg.odom_frame:
+            self.get_logger().error(f"dropped a plan in frame '{frame}', expected '{self.node_cfg.odom_frame}'",
+                                    throttle_duration_sec=5.0)
+            return
+        try:
+            poses = tuple(Pose2D(ps.pose.position.x, ps.pose.position.y, quaternion_to_yaw(ps.pose.orientation),
+                                 ps.pose.position.z) for ps in msg.poses)
+        except ValueError as exc:
+            self.get_logger().error(f"dropped a plan: {exc}", throttle_duration_sec=5.0)
+            return
+        now = self._now()
+        with self._lock:
+            if self.core.on_plan(Plan(stamp_to_sec(msg.header.stamp), poses, self._plans + 1), now):
+                self._plans += 1
+
+    def _on_teleop(self, name: str, msg: Any) -> None:
+        body = msg.twist if isinstance(msg, TwistStamped) else msg
+        try:
+            twist = _twist_from(body)
+        except ValueError as exc:
+            self.get_logger().error(f"dropped {name}: {exc}", throttle_duration_sec=5.0)
+            return
+        now = self._now()
+        with self._lock:
+            self.core.on_teleop(name, twist, now)
+
+    def _on_lock(self, name: str, msg: Bool) -> None:
+        now = self._now()
+        with self._lock:
+            self.core.on_lock(name, bool(msg.data), now)
+            engaged = self.core.mux.select(now).lock is not None
+        if engaged:
+            # Zero at once, not at the next tick.
+            self.tick(now)
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        try:
+            k = camera_info_to_matrix(msg)
+        except ConversionError as exc:
+            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
+            return
+        p = self._projector
+        if p is None or p.width != msg.width or p.height != msg.height or not np.array_equal(p.k, k):
+            self._projector = DepthProjector(k, int(msg.width), int(msg.height), self.cfg.depth)
+
+    def _on_depth(self, msg: Image) -> None:
+        projector = self._projector
+        if projector is None:
+            self.get_logger().warning("no camera_info yet: depth dropped", throttle_duration_sec=5.0)
+            return
+        try:
+            points = projector.points(depth_image_to_metres(msg))
+        except (ConversionError, ValueError) as exc:
+            self.get_logger().error(f"dropped a depth frame: {exc}", throttle_duration_sec=5.0)
+            return
+        self._obstacles(points, stamp_to_sec(msg.header.stamp))
+
+    def _on_cloud(self, msg: PointCloud2) -> None:
+        try:
+            points = cloud_to_xyz(msg)
+        except ConversionError as exc:
+            self.get_logger().error(f"dropped a point cloud: {exc}", throttle_duration_sec=5.0)
+            return
+        if self.node_cfg.pointcloud_frame == "camera_optical":
+            rot, t = self._cloud_rt
+            points = points @ rot.T + t
+        self._obstacles(points, stamp_to_sec(msg.header.stamp))
+
+    def _obstacles(self, points: NDArray[np.float32], stamp: float) -> None:
+        t0 = time.perf_counter()
+        verdict = self.core.evaluate_obstacles(points)  # pure: outside the lock
+        now = self._now()
+        with self._lock:
+            out = self.core.apply_obstacles(verdict, stamp, now)
+        if out is not None:
+            self._publish(out, now)
+        self.stats.obstacle_cost(time.perf_counter() - t0)
+
+    # ---- helpers ------------------------------------------------------------------------
+    def _set_realtime(self, priority: int) -> None:
+        # Threads created later (the executor's) inherit the policy of the thread creating them.
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+            self.get_logger().info(f"SCHED_FIFO priority {priority}")
+        except (PermissionError, OSError) as exc:
+            self.get_logger().warning(f"cannot set SCHED_FIFO priority {priority}: {exc}")
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Console script ``control_node``."""
+    return run_node(ControlNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
