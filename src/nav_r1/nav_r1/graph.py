@@ -1,0 +1,128 @@
+"""The one description of the node graph: ``ros2 launch`` and ``nav-r1 up`` are both built from it.
+
+``LAUNCH_ARGUMENTS`` declares every argument once (name, default, choices, description); the launch
+files turn it into ``DeclareLaunchArgument``s and the runner into command-line options.
+:func:`build_graph` maps argument values to :class:`NodeSpec`s: which package and executable,
+node name, parameter files, inline parameters and remappings. ``tests/core/test_graph.py`` checks
+that the launch file and the runner start exactly the same nodes with the same settings.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from r1_core.params import ParamError
+from r1_core.paths import share_dir
+
+ROBOTS = ("dog", "uav", "wheeled")
+
+
+@dataclass(frozen=True)
+class LaunchArgument:
+    """One launch argument: also a ``nav-r1 up`` option of the same name."""
+
+    name: str
+    default: str
+    description: str
+    choices: tuple[str, ...] | None = None
+
+
+LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
+    LaunchArgument("robot", "dog", "Robot profile: limits, collision zones, action space", ROBOTS),
+    LaunchArgument("use_sim", "false", "Start the embedded simulator bridge and use its /clock", ("true", "false")),
+    LaunchArgument("sim_backend", "mujoco", "Simulator backend when use_sim is true", ("mujoco", "habitat")),
+    LaunchArgument("reasoner", "expert",
+                   "Reasoner backend: expert | transformers:PATH_OR_ID | openai:URL[#model]"),
+    LaunchArgument("episodes_file", "", "Episode file (simulation; the expert reads it too)"),
+    LaunchArgument("depth", "sgbm", "Stereo depth node backend, or none", ("sgbm", "learned", "none")),
+    LaunchArgument("sync", "false", "Lock-step the nodes with the simulator (reproducible runs)", ("true", "false")),
+    LaunchArgument("params_file", "", "Extra ROS parameter file applied after the robot's own"),
+    LaunchArgument("namespace", "", "Namespace for every node (one per robot)"),
+    LaunchArgument("log_level", "info", "Log level of every node", ("debug", "info", "warn", "error")),
+)
+_ARG_NAMES = tuple(a.name for a in LAUNCH_ARGUMENTS)
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One process of the graph."""
+
+    package: str
+    executable: str
+    name: str
+    params_files: tuple[str, ...] = ()
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()
+    role: str = ""
+
+
+def parse_arguments(values: Mapping[str, str]) -> dict[str, str]:
+    """Launch-argument values with defaults filled in; unknown names and bad choices raise ParamError."""
+    out = {a.name: a.default for a in LAUNCH_ARGUMENTS}
+    for key, value in values.items():
+        if key not in out:
+            near = difflib.get_close_matches(key, _ARG_NAMES, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise ParamError(f"unknown launch argument '{key}'{hint}")
+        out[key] = str(value)
+    for a in LAUNCH_ARGUMENTS:
+        if a.choices is not None and out[a.name] not in a.choices:
+            near = difflib.get_close_matches(out[a.name], a.choices, n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise ParamError(f"launch argument '{a.name}' = '{out[a.name]}' is not one of {list(a.choices)}{hint}")
+    return out
+
+
+def robot_params_file(robot: str) -> str:
+    """The installed parameter file of a robot profile (``config/<robot>.yaml`` of nav_r1)."""
+    path = share_dir("nav_r1") / "config" / f"{robot}.yaml"
+    if not path.is_file():
+        raise ParamError(f"no parameter file for robot '{robot}' at {path}")
+    return str(path)
+
+
+def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
+    """The processes to start for these launch-argument values, in start order."""
+    a = parse_arguments(values)
+    use_sim = a["use_sim"] == "true"
+    sync = a["sync"] == "true"
+    if sync and not use_sim:
+        raise ParamError("launch argument 'sync' = 'true' needs 'use_sim' = 'true' (lock-step is for simulation)")
+    if a["reasoner"].startswith("expert") and use_sim and not a["episodes_file"]:
+        raise ParamError("the expert reasoner needs launch argument 'episodes_file' in simulation")
+    files = [robot_params_file(a["robot"])]
+    if a["params_file"]:
+        if not Path(a["params_file"]).is_file():
+            raise ParamError(f"launch argument 'params_file': no such file {a['params_file']}")
+        files.append(a["params_file"])
+    common: dict[str, Any] = {"use_sim_time": use_sim}
+    specs: list[NodeSpec] = []
+    if use_sim:
+        specs.append(NodeSpec(
+            "r1_sim", "sim_bridge", "sim_bridge", tuple(files),
+            {**common, "robot": a["robot"], "backend": a["sim_backend"], "episodes_file": a["episodes_file"],
+             "sim_sync": sync, "sync_participants": ["reasoning_node", "control_node"] if sync else []},
+            role="sim",
+        ))
+    specs.append(NodeSpec(
+        "nav_r1", "reasoning_node", "reasoning_node", tuple(files),
+        {**common, "backend": a["reasoner"], "episodes_file": a["episodes_file"],
+         "action_space": "uav" if a["robot"] == "uav" else "nav", "sim_sync": sync, "reliable_sensors": sync},
+        role="reasoning",
+    ))
+    specs.append(NodeSpec(
+        "nav_r1", "control_node", "control_node", tuple(files),
+        {**common, "sim_sync": sync, "reliable_sensors": sync},
+        role="control",
+    ))
+    if a["depth"] != "none":
+        specs.append(NodeSpec(
+            "stereo_adapter", "stereo_node", "stereo_node", tuple(files),
+            {**common, "backend": a["depth"]},
+            role="depth",
+        ))
+    return specs

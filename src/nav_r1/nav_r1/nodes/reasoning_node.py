@@ -1,0 +1,242 @@
+"""The slow reasoning node: camera + odometry + instruction in, plan + status out.
+
+Threads: the executor threads run the subscriptions and timers and own the
+:class:`~nav_r1.reasoning.ReasoningCore` (guarded by ``_lock``); one worker thread runs the model
+(``infer`` may take seconds) and hands its reply back under the same lock. No callback ever
+waits for the model, so a new instruction is taken at once and supersedes the reply in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import Odometry, Path
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from nav_r1.reasoners import make_reasoner
+from nav_r1.reasoning import Outcome, ReasoningConfig, ReasoningCore
+from r1_core.params import param, validate_params
+from r1_core.reasoner import Frame, Observation, Pose2D, Reasoner, Response
+from r1_core.ros.convert import (
+    ConversionError,
+    depth_image_to_metres,
+    quaternion_to_yaw,
+    rgb_from_image,
+    sec_to_stamp,
+    stamp_to_sec,
+    yaw_to_quaternion,
+)
+from r1_core.ros.node_main import run_node
+from r1_core.ros.params import declare_config
+from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
+from r1_core.ros.sim_sync import SyncParticipant
+
+COLOR_TOPIC = "camera/color/image_raw"
+DEPTH_TOPIC = "camera/depth/image_raw"
+PLAN_TOPIC = "nav_r1/plan"
+STATUS_TOPIC = "nav_r1/status"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Parameters of the node itself (the reasoning ones are in ReasoningConfig)."""
+
+    odom_frame: str = param("odom", "Frame of the published plan (the odometry frame)")
+    use_depth: bool = param(False, "Subscribe to the aligned depth image and pass it to the model")
+    decide_hz: float = param(10.0, "How often to check whether to start an inference [Hz]", min=0.5, max=200.0)
+    reliable_sensors: bool = param(False, "Subscribe to cameras with RELIABLE QoS (simulation lock-step)")
+    sim_sync: bool = param(False, "Lock-step with the simulator bridge (sim/tick, sim/ack)")
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+
+
+class ReasoningNode(Node):
+    """Runs a Reasoner off the executor thread and publishes its plans."""
+
+    def __init__(self, reasoner: Reasoner | None = None) -> None:
+        super().__init__("reasoning_node")
+        self.cfg = declare_config(self, ReasoningConfig)
+        self.node_cfg = declare_config(self, NodeConfig)
+        self._lock = threading.Lock()
+        self.core = ReasoningCore(self.cfg)
+        self.reasoner = reasoner if reasoner is not None else make_reasoner(self.cfg)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reasoner")
+        self._inflight: Future[Response] | None = None
+        self._last_heartbeat = -math.inf
+        self._depth: Any = None
+        sensors = RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS
+        io = ReentrantCallbackGroup()
+        self.plan_pub = self.create_publisher(Path, PLAN_TOPIC, RELIABLE_QOS)
+        self.status_pub = self.create_publisher(String, STATUS_TOPIC, RELIABLE_QOS)
+        self.create_subscription(Image, COLOR_TOPIC, self._on_color, sensors, callback_group=io)
+        if self.node_cfg.use_depth:
+            self.create_subscription(Image, DEPTH_TOPIC, self._on_depth, sensors, callback_group=io)
+        self.create_subscription(Odometry, "odom", self._on_odom, RELIABLE_QOS, callback_group=io)
+        self.create_subscription(String, "nav_r1/instruction", self._on_instruction, RELIABLE_QOS, callback_group=io)
+        self._sync: SyncParticipant | None = None
+        if self.node_cfg.sim_sync:
+            self._sync = SyncParticipant(self, "reasoning_node", watch=[COLOR_TOPIC, "odom"], on_tick=self._on_tick)
+        else:
+            self.create_timer(1.0 / self.node_cfg.decide_hz, self._on_timer,
+                              callback_group=MutuallyExclusiveCallbackGroup())
+        self.get_logger().info(f"reasoning with '{self.reasoner.name}' (backend '{self.cfg.backend}')")
+
+    # ---- inputs -------------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_instruction(self, msg: String) -> None:
+        with self._lock:
+            accepted = self.core.set_instruction(msg.data, self._now())
+        if not accepted:
+            self.get_logger().warning("ignored a blank instruction")
+            return
+        self.reasoner.reset()
+        self.get_logger().info(f"new instruction: {msg.data.strip()!r}")
+        self._publish_status({"state": "instructed", "instruction": msg.data.strip(), "stamp": self._now()})
+
+    def _on_color(self, msg: Image) -> None:
+        stamp = stamp_to_sec(msg.header.stamp)
+        try:
+            rgb = rgb_from_image(msg)
+            depth = self._depth if self._depth is not None and self._depth.shape == rgb.shape[:2] else None
+            frame = Frame(rgb=rgb, depth=depth, stamp=stamp)
+        except (ConversionError, ValueError) as exc:
+            self.get_logger().error(f"dropped a colour frame: {exc}", throttle_duration_sec=5.0)
+            return
+        with self._lock:
+            self.core.on_frame(frame)
+        if self._sync is not None:
+            self._sync.received(COLOR_TOPIC, stamp)
+
+    def _on_depth(self, msg: Image) -> None:
+        try:
+            self._depth = depth_image_to_metres(msg)
+        except ConversionError as exc:
+            self.get_logger().error(f"dropped a depth frame: {exc}", throttle_duration_sec=5.0)
+
+    def _on_odom(self, msg: Odometry) -> None:
+        p, t = msg.pose.pose, msg.twist.twist
+        stamp = stamp_to_sec(msg.header.stamp)
+        pose = Pose2D(x=p.position.x, y=p.position.y, yaw=quaternion_to_yaw(p.orientation), z=p.position.z)
+        speed = max(math.hypot(t.linear.x, t.linear.y), abs(t.linear.z), abs(t.angular.z))
+        with self._lock:
+            self.core.on_odom(pose, speed, stamp)
+        if self._sync is not None:
+            self._sync.received("odom", stamp)
+
+    # ---- deciding and inferring ---------------------------------------------------------
+    def _on_timer(self) -> None:
+        now = self._now()
+        obs = self._maybe_start(now)
+        if obs is not None:
+            self._submit(obs, None)
+        self._maybe_heartbeat(now)
+
+    def _on_tick(self, seq: int, t: float) -> Mapping[str, float] | None:
+        obs = self._maybe_start(t)
+        if obs is None:
+            return self._maybe_heartbeat(t)
+        self._submit(obs, (seq, t))
+        return None
+
+    def _submit(self, obs: Observation, tick: tuple[int, float] | None) -> None:
+        def done(fut: Future[Response]) -> None:
+            self._finish(obs, fut.result(), tick)
+
+        self._worker.submit(self._infer, obs).add_done_callback(done)
+
+    def _maybe_start(self, now: float) -> Observation | None:
+        with self._lock:
+            if self.core.blocked_reason(now) is not None:
+                return None
+            return self.core.observe(now)
+
+    def _infer(self, obs: Observation) -> Response:
+        t0 = time.perf_counter()
+        try:
+            response = self.reasoner.infer(obs)
+        except Exception as exc:  # a backend bug must not kill the node: report it as a failed reply
+            response = Response.failure(self.reasoner.name, f"{type(exc).__name__}: {exc}")
+        timings = dict(response.timings)
+        timings.setdefault("total", time.perf_counter() - t0)
+        return Response(response.text, response.model, timings, response.error)
+
+    def _finish(self, obs: Observation, response: Response, tick: tuple[int, float] | None) -> None:
+        now = tick[1] if tick is not None else self._now()
+        with self._lock:
+            outcome = self.core.on_reply(obs, response, now)
+        published: dict[str, float] = {}
+        if outcome is not None:
+            published = self._publish_outcome(outcome, now)
+        if tick is not None and self._sync is not None:
+            self._sync.ack(tick[0], published)
+
+    # ---- outputs ------------------------------------------------------------------------
+    def _publish_outcome(self, outcome: Outcome, now: float) -> dict[str, float]:
+        published: dict[str, float] = {}
+        if outcome.publish_plan:
+            self._publish_plan(outcome.poses, outcome.status["obs_stamp"])
+            published[PLAN_TOPIC] = outcome.status["obs_stamp"]
+            self._last_heartbeat = now
+        err = outcome.status.get("error")
+        if err:
+            self.get_logger().warning(f"reply failed: {err}", throttle_duration_sec=2.0)
+        else:
+            self.get_logger().info(f"plan {outcome.plan_id}: {outcome.status['actions']}")
+        outcome.status["stamp"] = now
+        self._publish_status(outcome.status)
+        published[STATUS_TOPIC] = now
+        return published
+
+    def _maybe_heartbeat(self, now: float) -> dict[str, float]:
+        if self.cfg.heartbeat_hz <= 0.0 or now - self._last_heartbeat < 1.0 / self.cfg.heartbeat_hz:
+            return {}
+        with self._lock:
+            plan_id, poses, obs_stamp = self.core.plan
+            stopped = self.core.stopped
+        if plan_id == 0 or (not poses and not stopped):
+            return {}
+        self._last_heartbeat = now
+        self._publish_plan(poses, obs_stamp)
+        return {PLAN_TOPIC: obs_stamp}
+
+    def _publish_plan(self, poses: Sequence[Pose2D], stamp: float) -> None:
+        msg = Path()
+        msg.header.frame_id = self.node_cfg.odom_frame
+        msg.header.stamp = sec_to_stamp(max(stamp, 0.0))
+        for p in poses:
+            ps = PoseStamped()
+            ps.header = msg.header
+            ps.pose.position.x, ps.pose.position.y, ps.pose.position.z = p.x, p.y, p.z
+            ps.pose.orientation = yaw_to_quaternion(p.yaw)
+            msg.poses.append(ps)
+        self.plan_pub.publish(msg)
+
+    def _publish_status(self, status: Mapping[str, Any]) -> None:
+        self.status_pub.publish(String(data=json.dumps(status, default=str)))
+
+    def close(self) -> None:
+        """Stop the worker; a reply still in flight is discarded."""
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console script ``reasoning_node``."""
+    return run_node(ReasoningNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

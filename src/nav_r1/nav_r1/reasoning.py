@@ -1,0 +1,203 @@
+"""The slow system's ROS-free core: frame history, when to reason, and reply -> plan.
+
+The reasoning node owns one :class:`ReasoningCore`. Every method is called from the node's
+executor thread except :meth:`ReasoningCore.observe`'s product, the :class:`Observation`, which is
+handed to the worker thread running the model; the worker's reply comes back through
+:meth:`ReasoningCore.on_reply` on the executor thread. A reply for a superseded instruction
+(``generation`` changed meanwhile) is dropped, so a new instruction always wins.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from nav_r1.parse import ParseLimits, ParseResult, parse_response
+from nav_r1.plan import actions_to_poses, ends_with_stop, wrap_angle
+from r1_core.params import nested, param, validate_params
+from r1_core.reasoner import Frame, Observation, Pose2D, Response
+
+
+@dataclass(frozen=True)
+class ReasoningConfig:
+    """Parameters of the reasoning node (declared once; the docs table comes from here)."""
+
+    backend: str = param("expert", "Reasoner: expert | transformers:PATH_OR_ID | openai:URL[#model]")
+    episodes_file: str = param("", "Episode file the expert reads (simulation only)")
+    action_space: str = param("nav", "Action options offered to the model", choices=("nav", "uav"))
+    history_size: int = param(5, "History frames given with the current one (Nav-R1: 5)", min=0, max=16)
+    history_stride_s: float = param(1.0, "Minimum time between kept history frames [s]", min=0.0, max=60.0)
+    # Replanning policy: after the plan is executed, when it is too old, or after a failure.
+    max_plan_age_s: float = param(8.0, "Ask again when the current plan is older than this [s]", min=0.5)
+    retry_backoff_s: float = param(0.5, "Wait after a failed or unparsable reply before asking again [s]", min=0.0)
+    goal_tolerance_m: float = param(0.05, "Plan counts as done within this distance of its end [m]", min=0.0)
+    goal_tolerance_deg: float = param(4.0, "... and this yaw error [deg]", min=0.0)
+    settle_speed: float = param(0.05, "... and below this speed [m/s, rad/s]", min=0.0)
+    frame_timeout_s: float = param(1.0, "A camera frame older than this is not reasoned on [s]", min=0.05)
+    odom_timeout_s: float = param(0.5, "Odometry older than this blocks reasoning [s]", min=0.05)
+    heartbeat_hz: float = param(2.0, "Republish the current plan at this rate as a liveness signal [Hz]", min=0.0)
+    parse: ParseLimits = nested(ParseLimits, "Caps applied to parsed replies")
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+
+
+@dataclass
+class Outcome:
+    """What to publish after a reply: a plan (possibly empty = hold) and the status record."""
+
+    plan_id: int
+    poses: tuple[Pose2D, ...]
+    status: dict[str, Any]
+    stop: bool
+    publish_plan: bool
+
+
+@dataclass
+class _PlanState:
+    plan_id: int = 0
+    poses: tuple[Pose2D, ...] = ()
+    made_at: float = -math.inf
+    stop: bool = False
+    obs_stamp: float = 0.0
+
+
+@dataclass
+class ReasoningCore:
+    """Decides when to reason, builds observations, and turns replies into plans."""
+
+    config: ReasoningConfig
+    instruction: str = ""
+    generation: int = 0
+    busy: bool = False
+    failures: int = 0
+    replies: int = 0
+    _frame: Frame | None = None
+    _history: deque[Frame] = field(default_factory=deque)
+    _pose: Pose2D | None = None
+    _speed: float = 0.0
+    _odom_stamp: float = -math.inf
+    _plan: _PlanState = field(default_factory=_PlanState)
+    _retry_after: float = -math.inf
+
+    def set_instruction(self, text: str, now: float) -> bool:
+        """A new instruction supersedes everything in flight; returns False for blank text."""
+        text = text.strip()
+        if not text:
+            return False
+        self.instruction = text
+        self.generation += 1
+        self._plan = _PlanState(plan_id=self._plan.plan_id)
+        self._retry_after = -math.inf
+        self._history.clear()
+        return True
+
+    def on_frame(self, frame: Frame) -> None:
+        """Keep the newest frame, and history frames spaced by ``history_stride_s``."""
+        if self._frame is not None and (
+            not self._history or self._frame.stamp - self._history[-1].stamp >= self.config.history_stride_s
+        ):
+            self._history.append(self._frame)
+            while len(self._history) > self.config.history_size:
+                self._history.popleft()
+        self._frame = frame
+
+    def on_odom(self, pose: Pose2D, speed: float, stamp: float) -> None:
+        """The robot's pose in the odometry frame and its speed (max of |v| and |w|)."""
+        self._pose, self._speed, self._odom_stamp = pose, speed, stamp
+
+    def plan_done(self) -> bool:
+        """True when the robot has reached the end of the current plan and settled."""
+        if not self._plan.poses or self._pose is None:
+            return not self._plan.stop
+        end = self._plan.poses[-1]
+        dist = math.hypot(end.x - self._pose.x, end.y - self._pose.y)
+        dz = abs(end.z - self._pose.z)
+        dyaw = abs(math.degrees(wrap_angle(end.yaw - self._pose.yaw)))
+        return (
+            max(dist, dz) <= self.config.goal_tolerance_m
+            and dyaw <= self.config.goal_tolerance_deg
+            and self._speed <= self.config.settle_speed
+        )
+
+    def blocked_reason(self, now: float) -> str | None:
+        """Why no inference should start now, or None when it should."""
+        if not self.instruction:
+            return "no instruction"
+        if self.busy:
+            return "busy"
+        if self._plan.stop:
+            return "stopped"
+        if now < self._retry_after:
+            return "backoff"
+        if self._frame is None or now - self._frame.stamp > self.config.frame_timeout_s:
+            return "no fresh camera frame"
+        if self._pose is None or now - self._odom_stamp > self.config.odom_timeout_s:
+            return "no fresh odometry"
+        if self._plan.poses and not self.plan_done() and now - self._plan.made_at < self.config.max_plan_age_s:
+            return "executing"
+        return None
+
+    def observe(self, now: float) -> Observation:
+        """The observation for the next inference; marks the core busy."""
+        assert self._frame is not None
+        self.busy = True
+        return Observation(
+            instruction=self.instruction,
+            frame=self._frame,
+            history=tuple(self._history),
+            pose=self._pose,
+            stamp=self._frame.stamp,
+            extra={"generation": self.generation, "action_space": self.config.action_space, "now": now},
+        )
+
+    def on_reply(self, obs: Observation, response: Response, now: float) -> Outcome | None:
+        """Parse a reply into a plan anchored at the pose the observation was taken from.
+
+        Returns None when the reply belongs to a superseded instruction.
+        """
+        self.busy = False
+        if obs.extra.get("generation") != self.generation:
+            return None
+        self.replies += 1
+        result: ParseResult | None = None
+        error = response.error
+        if error is None:
+            result = parse_response(response.text, self.config.parse)
+            if not result.ok:
+                error = f"parse: {result.failure}"
+        status: dict[str, Any] = {
+            "stamp": now,
+            "obs_stamp": obs.stamp,
+            "instruction": obs.instruction,
+            "model": response.model,
+            "raw": response.text,
+            "timings": dict(response.timings),
+            "reasoning": result.reasoning if result else "",
+            "actions": [a.to_text() for a in result.actions] if result and result.ok else [],
+            "error": error,
+        }
+        if error is not None or result is None or obs.pose is None:
+            self.failures += 1
+            self._retry_after = now + self.config.retry_backoff_s
+            status.update(state="failed", plan_id=self._plan.plan_id, stop=False, failures=self.failures)
+            return Outcome(self._plan.plan_id, self._plan.poses, status, stop=False, publish_plan=False)
+        poses = actions_to_poses(obs.pose, result.actions)
+        stop = ends_with_stop(result.actions)
+        plan_id = self._plan.plan_id + 1
+        self._plan = _PlanState(plan_id=plan_id, poses=poses, made_at=now, stop=stop, obs_stamp=obs.stamp)
+        status.update(state="stopped" if stop and not poses else "planned", plan_id=plan_id, stop=stop,
+                      failures=self.failures)
+        return Outcome(plan_id, poses, status, stop=stop, publish_plan=True)
+
+    @property
+    def plan(self) -> tuple[int, tuple[Pose2D, ...], float]:
+        """The current plan: id, poses, and the stamp of the observation it came from."""
+        return self._plan.plan_id, self._plan.poses, self._plan.obs_stamp
+
+    @property
+    def stopped(self) -> bool:
+        """True once the model said stop for the current instruction."""
+        return self._plan.stop
