@@ -3,6 +3,8 @@
 ``expert``                 the simulator's privileged expert (needs ``episodes_file``)
 ``transformers:PATH|ID``   a local Qwen2.5-VL-family model through transformers
 ``openai:URL[#MODEL]``     an OpenAI-compatible server (vLLM, SGLang, our ``policy_server``)
+``scripted:FILE``          replies read from a file, one per line, in order, the last one repeated
+                           (bring-up checks and tests: the whole graph runs on known replies)
 
 Heavy imports (torch, mujoco) happen only for the backend chosen.
 """
@@ -19,7 +21,7 @@ from nav_r1.reasoning import ReasoningConfig
 from r1_core.params import ParamError
 from r1_core.reasoner import Observation, PromptedReasoner, Reasoner, Response
 
-KINDS = ("expert", "transformers", "openai")
+KINDS = ("expert", "transformers", "openai", "scripted")
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -42,19 +44,49 @@ def make_reasoner(config: ReasoningConfig) -> Reasoner:
         if not config.episodes_file:
             raise ParamError("parameter 'episodes_file' is required with backend 'expert'")
         return EpisodeExpert(Path(config.episodes_file))
+    if kind == "scripted":
+        return ScriptedReasoner.from_file(Path(rest))
     from nav_r1.prompt import NavPrompt
 
     space = UAV_ACTION_SPACE if config.action_space == "uav" else NAV_R1_ACTION_SPACE
     prompt = NavPrompt(action_space=space, max_history=config.history_size)
-    if kind == "transformers":
-        from r1_core.backends.transformers_vlm import TransformersConfig, TransformersVLM
+    from r1_core.backends import make_backend
 
-        return PromptedReasoner(TransformersVLM(TransformersConfig(model=rest)), prompt)
-    from r1_core.backends.openai_client import OpenAIChatVLM, OpenAIClientConfig
+    return PromptedReasoner(make_backend(f"{kind}:{rest}"), prompt)
 
-    url, _, model = rest.partition("#")
-    cfg = OpenAIClientConfig(base_url=url, model=model) if model else OpenAIClientConfig(base_url=url)
-    return PromptedReasoner(OpenAIChatVLM(cfg), prompt)
+
+class ScriptedReasoner:
+    """Replies from a list, in order; the last one repeats. ``reset`` starts from the first again."""
+
+    def __init__(self, replies: list[str]) -> None:
+        if not replies:
+            raise ParamError("a scripted reasoner needs at least one reply")
+        self._replies = list(replies)
+        self._next = 0
+
+    @classmethod
+    def from_file(cls, path: Path) -> ScriptedReasoner:
+        """One reply per non-empty line of a text file (``\\n`` inside a line stands for a newline)."""
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise ParamError(f"parameter 'backend': cannot read scripted replies from {path}: {exc}") from exc
+        return cls([ln.replace("\\n", "\n") for ln in lines if ln.strip()])
+
+    @property
+    def name(self) -> str:
+        """Reported in status messages."""
+        return "scripted"
+
+    def infer(self, observation: Observation) -> Response:
+        """The next scripted reply."""
+        text = self._replies[min(self._next, len(self._replies) - 1)]
+        self._next += 1
+        return Response(text=text, model=self.name, timings={"total": 0.0})
+
+    def reset(self) -> None:
+        """Start from the first reply again."""
+        self._next = 0
 
 
 class EpisodeExpert:
