@@ -9,14 +9,13 @@ because the expert asks for the same goal many times.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
-from r1_sim.scene import Scene
+from r1_sim.scene import XY, Scene
 
 
 class NavMap:
@@ -82,19 +81,19 @@ class NavMap:
         return sparse.csr_matrix((np.concatenate([v, v]), (np.concatenate([r, c]), np.concatenate([c, r]))),
                                  shape=(n, n))
 
-    def in_bounds(self, xy: Sequence[float]) -> bool:
+    def in_bounds(self, xy: XY) -> bool:
         """True when the point lies on the grid."""
         i, j = self._cell(xy[0], xy[1])
         return 0 <= i < self.height and 0 <= j < self.width
 
-    def is_free(self, xy: Sequence[float]) -> bool:
+    def is_free(self, xy: XY) -> bool:
         """True when the robot centre may stand at ``xy`` (inflated free space)."""
         if not self.in_bounds(xy):
             return False
         i, j = self._cell(xy[0], xy[1])
         return bool(self.free[i, j])
 
-    def nearest_free(self, xy: Sequence[float]) -> tuple[float, float]:
+    def nearest_free(self, xy: XY) -> tuple[float, float]:
         """The centre of the free cell nearest to ``xy`` (``xy``'s own cell when free)."""
         i, j = self._cell(xy[0], xy[1])
         if 0 <= i < self.height and 0 <= j < self.width and self.free[i, j]:
@@ -112,7 +111,7 @@ class NavMap:
                          self.origin[1] + (fi + 0.5) * self.resolution], axis=1)
 
     # -- geodesics ------------------------------------------------------------------------------
-    def _dijkstra(self, goal_xy: Sequence[float]) -> tuple[NDArray[np.float64], NDArray[np.int32], int]:
+    def _dijkstra(self, goal_xy: XY) -> tuple[NDArray[np.float64], NDArray[np.int32], int]:
         gi, gj = self._cell(*self.nearest_free(goal_xy))
         g = gi * self.width + gj
         if g not in self._cache:
@@ -123,13 +122,13 @@ class NavMap:
         dist, pred = self._cache[g]
         return dist, pred, g
 
-    def line_of_sight(self, a: Sequence[float], b: Sequence[float]) -> bool:
+    def line_of_sight(self, a: XY, b: XY) -> bool:
         """True when the straight segment a-b stays in free space."""
         n = max(2, int(math.hypot(b[0] - a[0], b[1] - a[1]) / (self.resolution * 0.5)) + 1)
         ts = np.linspace(0.0, 1.0, n)
         return all(self.is_free((a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))) for t in ts)
 
-    def shortest_path(self, a_xy: Sequence[float], b_xy: Sequence[float]) -> NDArray[np.float64]:
+    def shortest_path(self, a_xy: XY, b_xy: XY) -> NDArray[np.float64]:
         """(N, 2) taut shortest free path from a to b (both snapped to free space); ValueError if none."""
         start = self.nearest_free(a_xy)
         goal = self.nearest_free(b_xy)
@@ -160,7 +159,7 @@ class NavMap:
             k = nxt
         return np.asarray(out, dtype=np.float64)
 
-    def geodesic_distance(self, a_xy: Sequence[float], b_xy: Sequence[float]) -> float:
+    def geodesic_distance(self, a_xy: XY, b_xy: XY) -> float:
         """Length (m) of the taut shortest free path from a to b; ``inf`` when unreachable."""
         try:
             path = self.shortest_path(a_xy, b_xy)
@@ -168,7 +167,7 @@ class NavMap:
             return math.inf
         return float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum())
 
-    def grid_distance(self, a_xy: Sequence[float], b_xy: Sequence[float]) -> float:
+    def grid_distance(self, a_xy: XY, b_xy: XY) -> float:
         """Raw 8-connected grid distance (m), cheaper than :meth:`geodesic_distance`."""
         dist, _, _ = self._dijkstra(b_xy)
         i, j = self._cell(*self.nearest_free(a_xy))

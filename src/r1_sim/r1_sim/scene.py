@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 WALL_THICKNESS = 0.10
 WALL_HEIGHT = 2.5
@@ -77,6 +78,10 @@ FLOOR_RGBA: dict[str, tuple[float, float, float, float]] = {
 }
 
 
+#: A 2-D point: a sequence or an array of x, y.
+XY = Sequence[float] | NDArray[np.float64]
+
+
 class SceneError(ValueError):
     """A scene file or name is invalid."""
 
@@ -94,7 +99,7 @@ class Box:
         sx, sy, _ = self.size
         return (cx - sx / 2, cy - sy / 2, cx + sx / 2, cy + sy / 2)
 
-    def distance_xy(self, xy: Sequence[float]) -> float:
+    def distance_xy(self, xy: XY) -> float:
         """Horizontal distance from a point to the box footprint (0 inside)."""
         x0, y0, x1, y1 = self.footprint()
         dx = max(x0 - xy[0], 0.0, xy[0] - x1)
@@ -112,7 +117,7 @@ class Room:
     xmax: float
     ymax: float
 
-    def contains(self, xy: Sequence[float]) -> bool:
+    def contains(self, xy: XY) -> bool:
         """True when the point lies inside this room's rectangle."""
         return self.xmin <= xy[0] <= self.xmax and self.ymin <= xy[1] <= self.ymax
 
@@ -165,7 +170,7 @@ class Scene:
         t = WALL_THICKNESS
         return (min(xs) - t, min(ys) - t, max(xs) + t, max(ys) + t)
 
-    def room_at(self, xy: Sequence[float]) -> Room | None:
+    def room_at(self, xy: XY) -> Room | None:
         """The room containing a point, or None outside every room."""
         for room in self.rooms:
             if room.contains(xy):
