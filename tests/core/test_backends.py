@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from nav_r1 import NavPrompt
 from r1_core.backends import make_backend
 from r1_core.backends.images import decode_data_url, fit_image, png_data_url
 from r1_core.backends.openai_client import OpenAIChatVLM
@@ -16,8 +18,6 @@ from r1_core.backends.transformers_vlm import BackendLoadError, TransformersConf
 from r1_core.params import ParamError
 from r1_core.reasoner import ChatMessage, Frame, Observation, PromptedReasoner
 from r1_core.testing.tiny_qwen import QWEN_SPECIAL_TOKENS, build_tiny_qwen
-
-from nav_r1 import NavPrompt
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def test_nav_prompt_through_prompted_reasoner(backend: TransformersVLM) -> None:
 
 
 def test_missing_model_is_a_clear_load_error(tmp_path: Path) -> None:
-    with pytest.raises(BackendLoadError, match="cannot load Qwen2.5-VL"):
+    with pytest.raises(BackendLoadError, match=r"cannot load Qwen2\.5-VL"):
         TransformersVLM(TransformersConfig(model=str(tmp_path / "nope"), local_files_only=True))
     with pytest.raises(BackendLoadError, match="model is empty"):
         TransformersVLM(TransformersConfig())

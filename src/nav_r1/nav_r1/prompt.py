@@ -56,7 +56,10 @@ class NavPrompt:
 
         parts: list[str | ImageArray] = [f"Instruction: {instruction}\n"]
         if n_hist:
-            parts.append(f"{_image_span(1, n_hist)} are your previous views, oldest first:\n")
+            if n_hist == 1:
+                parts.append("Image 1 is your previous view:\n")
+            else:
+                parts.append(f"{_image_span(1, n_hist)} are your previous views, oldest first:\n")
             for i, frame in enumerate(history, start=1):
                 parts.extend((f"Image {i}: ", frame.rgb, "\n"))
         parts.extend((f"Image {current} is your current view: ", observation.frame.rgb, "\n"))
