@@ -44,6 +44,8 @@ class Phases:
     odom_hz: float = 50.0
     cmd_hz: float = 50.0
     goal: tuple[float, float] = (1.5, 0.0)
+    # Drive by joy_vel (the recorded command, as a teleop run) instead of a plan.
+    teleop: bool = False
     omit: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -97,6 +99,8 @@ def build_phase_bag(path: Path, phases: Phases | None = None, storage: str = "mc
         c.header.stamp, c.header.frame_id = sec_to_stamp(T0 + t), "base_link"
         c.twist.linear.x = recorded_speed(p, t)
         at(t, "/cmd_vel", c)
+        if p.teleop:
+            at(t, "/joy_vel", c)
     plan = PathMsg()
     plan.header.stamp, plan.header.frame_id = sec_to_stamp(T0), "odom"
     for px in (0.0, 10.0):
@@ -105,7 +109,8 @@ def build_phase_bag(path: Path, phases: Phases | None = None, storage: str = "mc
         ps.pose.position.x = px
         ps.pose.orientation = yaw_to_quaternion(0.0)
         plan.poses.append(ps)
-    at(0.05, "/nav_r1/plan", plan)
+    if not p.teleop:
+        at(0.05, "/nav_r1/plan", plan)
     status = {"raw": "<think>The corridor is clear.</think><action>move forward 25cm</action>",
               "reasoning": "The corridor is clear.", "actions": ["move forward 25cm"], "model": "scripted",
               "timings": {"total": 0.04}, "error": None, "obs_stamp": T0, "plan_id": 1}

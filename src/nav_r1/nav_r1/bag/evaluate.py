@@ -51,6 +51,8 @@ class RunTrace:
     commands: list[tuple[float, Twist, str]] = field(default_factory=list)
     # (time the event was output, event dict with an absolute "stamp" of its depth frame)
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    # Live only: bag time at which each command arrived at the player (parallel to ``commands``).
+    arrivals: list[float] = field(default_factory=list)
     loop: dict[str, Any] = field(default_factory=dict)
 
 
@@ -132,33 +134,55 @@ def _still(t: Twist, opts: EvalOptions) -> bool:
     return lin <= opts.still_linear and abs(t.wz) <= opts.still_angular
 
 
-def safety_section(bag: BagTraces, run: RunTrace, opts: EvalOptions) -> dict[str, Any]:
-    """Zone events, and for every stop: when the obstacle appeared and how long until standstill."""
-    counts = Counter(f"{e.get('zone', '?')}:{e.get('action', '?')}" for _, e in run.events)
+def _time_to_still(run: RunTrace, appeared: float, opts: EvalOptions) -> tuple[float | None, float | None]:
+    """When the first still command at or after ``appeared`` was stamped, and when it arrived (live)."""
     times = [c[0] for c in run.commands]
-    stops = []
+    # The robot may already be commanded still when the obstacle appears: that is a 0 s stop.
+    prev = _held(run.commands, times, appeared)
+    i = bisect.bisect_left(times, appeared)
+    if prev is not None and _still(prev, opts):
+        j: int | None = i - 1
+    else:
+        j = next((k for k in range(i, len(run.commands)) if _still(run.commands[k][1], opts)), None)
+    if j is None:
+        return None, None
+    t_still = max(times[j], appeared)
+    arrival = max(run.arrivals[j], appeared) if run.arrivals else None
+    return t_still, arrival
+
+
+def safety_section(bag: BagTraces, run: RunTrace, opts: EvalOptions) -> dict[str, Any]:
+    """Zone events, and for every stop: when the obstacle appeared and how long until standstill.
+
+    ``other_events`` lists everything but stop/clear transitions and the stale/fresh pair a
+    controller reports before the first obstacle frame reaches it (it starts with no data).
+    """
+    counts = Counter(f"{e.get('zone', '?')}:{e.get('action', '?')}" for _, e in run.events)
+    first = bag.depth_first_s
+    stops, other = [], []
     for t_out, ev in run.events:
-        if ev.get("action") != "stop":
+        action = ev.get("action")
+        startup = action in ("stale", "fresh") and first is not None and t_out <= first + opts.stop_target_s
+        if action not in ("stop", "clear") and not startup:
+            other.append({"t": _r(t_out), **ev})
+        if action != "stop":
             continue
         stamp = ev.get("stamp")
         appeared = float(stamp) - bag.t0_s if isinstance(stamp, (int, float)) else t_out
-        i = bisect.bisect_left(times, appeared)
-        # The robot may already be commanded still when the obstacle appears: that is a 0 s stop.
-        prev = _held(run.commands, times, appeared)
-        if prev is not None and _still(prev, opts):
-            t_still: float | None = appeared
-        else:
-            t_still = next((run.commands[j][0] for j in range(i, len(run.commands))
-                            if _still(run.commands[j][1], opts)), None)
+        t_still, arrival = _time_to_still(run, appeared, opts)
         delay = (t_still - appeared) if t_still is not None else math.inf
-        stops.append({
+        stop: dict[str, Any] = {
             "obstacle_appeared_s": _r(appeared),
             "event_output_s": _r(t_out),
             "standstill_commanded_s": _r(t_still) if t_still is not None else None,
             "time_to_stop_s": _r(delay),
             "within_target": bool(delay <= opts.stop_target_s),
             "obstacle_distance_m": ev.get("obstacle_distance"),
-        })
+        }
+        if run.arrivals:
+            # Live: when the zero command reached us, on the player's bag clock (includes transport).
+            stop["time_to_stop_arrival_s"] = _r(arrival - appeared) if arrival is not None else None
+        stops.append(stop)
     return {
         "events": [{"t": _r(t), **ev} for t, ev in run.events],
         "counts": dict(sorted(counts.items())),
@@ -167,6 +191,8 @@ def safety_section(bag: BagTraces, run: RunTrace, opts: EvalOptions) -> dict[str
         "all_stops_within_target": all(s["within_target"] for s in stops),
         "slowdowns": sum(1 for _, e in run.events if e.get("action") == "slowdown"),
         "stale": sum(1 for _, e in run.events if e.get("action") == "stale"),
+        "other_events": other,
+        "first_obstacle_frame_s": _r(first) if first is not None else None,
         "recorded_events": len(bag.recorded_safety),
     }
 

@@ -9,6 +9,7 @@ callbacks append to lists guarded by one lock; the trace is assembled after the 
 
 from __future__ import annotations
 
+import bisect
 import json
 import threading
 import time
@@ -55,12 +56,14 @@ class _Capture:
         self.cmds: list[tuple[float, Any, float]] = []  # (header stamp [s] or 0, msg, arrival bag time)
         self.events: list[tuple[float, dict[str, Any]]] = []
         self.stats: list[dict[str, Any]] = []
+        self.states: list[dict[str, Any]] = []
         self.bad: list[str] = []
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
         node.create_subscription(TwistStamped if stamped else TwistMsg, names.cmd_vel, self._on_cmd, qos)
         node.create_subscription(String, names.safety, self._on_safety, qos)
         node.create_subscription(String, names.control_stats, self._on_stats, qos)
+        node.create_subscription(String, names.control_state, self._on_state, qos)
 
     def _arrival(self) -> float:
         return (self._player.bag_now_ns() - self._t0) * 1e-9
@@ -93,18 +96,31 @@ class _Capture:
             with self._lock:
                 self.stats.append(obj)
 
+    def _on_state(self, msg: String) -> None:
+        obj = self._json(msg)
+        if obj is not None:
+            with self._lock:
+                self.states.append(obj)
+
     def trace(self) -> RunTrace:
         """The captured run on bag time: command time is its sim-time stamp, else its arrival."""
         t0 = self._t0 * 1e-9
         run = RunTrace(mode="live")
         with self._lock:
-            for stamp, msg, arrival in self.cmds:
-                t = stamp - t0 if stamp > 0.0 else arrival
-                run.commands.append((t, twist_of(msg), "live"))
+            rows = sorted((((stamp - t0 if stamp > 0.0 else arrival), twist_of(msg), arrival)
+                           for stamp, msg, arrival in self.cmds), key=lambda r: r[0])
+            # The winning input of each command, from the node's state changes (stamped in sim time).
+            states = sorted(((float(st["stamp"]) - t0, str(st.get("source", "?"))) for st in self.states
+                             if isinstance(st.get("stamp"), (int, float))), key=lambda s: s[0])
+            times = [s[0] for s in states]
+            run.commands = []
+            for t, tw, _ in rows:
+                i = bisect.bisect_right(times, t + 1e-9) - 1
+                run.commands.append((t, tw, states[i][1] if i >= 0 else "unknown"))
+            run.arrivals = [a for _, _, a in rows]
             run.events = list(self.events)
             run.loop = {"control_stats_messages": len(self.stats), "last_control_stats": self.stats[-1]
                         if self.stats else None, "malformed_json": len(self.bad)}
-        run.commands.sort(key=lambda c: c[0])
         return run
 
 

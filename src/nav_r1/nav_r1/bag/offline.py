@@ -36,8 +36,11 @@ class OfflineStats:
 class OfflineReplay:
     """Feeds one bag into a fresh :class:`FastController`; call :meth:`run` once."""
 
-    def __init__(self, source: BagSource, config: ControlConfig, names: TopicNames | None = None) -> None:
+    def __init__(self, source: BagSource, config: ControlConfig, names: TopicNames | None = None,
+                 odom_frame: str = "odom") -> None:
         self.source = source
+        # Plans in another frame are dropped, as the node's ``odom_frame`` parameter does.
+        self.odom_frame = odom_frame
         self.cfg = config
         self.names = names or TopicNames()
         mux = config.mux
@@ -70,29 +73,34 @@ class OfflineReplay:
             for m in self.source.messages(self.inputs):
                 while tick < m.t_ns:
                     self._record(trace, ctrl.step(tick * 1e-9), tick, t0, states)
+                    self.stats.steps += 1
                     tick += period_ns
                 out = self._feed(ctrl, m, counters)
                 if out is not None:
-                    self._record(trace, out, m.t_ns, t0, states)
+                    self._record(trace, out, m.t_ns, t0, None)
                 self.stats.messages += 1
                 bar.update()
             while tick <= self.source.end_ns:
                 self._record(trace, ctrl.step(tick * 1e-9), tick, t0, states)
+                self.stats.steps += 1
                 tick += period_ns
         self.stats.wall_s = time.perf_counter() - wall0
-        self.stats.steps = sum(states.values())
         trace.loop = {
             "steps": self.stats.steps,
+            "immediate_outputs": len(trace.commands) - self.stats.steps,
             "rate_hz": self.cfg.rate_hz,
             "state_share": {k: round(v / max(self.stats.steps, 1), 6) for k, v in sorted(states.items())},
             "inputs": dict(sorted(counters.items())),
         }
         return trace
 
-    def _record(self, trace: RunTrace, out: ControlOutput, t_ns: int, t0: int, states: Counter[str]) -> None:
+    def _record(self, trace: RunTrace, out: ControlOutput, t_ns: int, t0: int,
+                states: Counter[str] | None) -> None:
+        """Keep one output; ``states`` counts loop steps only (not the immediate stop outputs)."""
         t = (t_ns - t0) * 1e-9
         trace.commands.append((t, out.twist, out.source))
-        states[out.state] += 1
+        if states is not None:
+            states[out.state] += 1
         for ev in out.events:
             trace.events.append((t, ev.to_dict()))
 
@@ -109,8 +117,11 @@ class OfflineReplay:
             elif m.topic == n.odom:
                 ctrl.on_odom(odom_of(msg), now)
             elif m.topic == n.plan:
-                ctrl.on_plan(plan_of(msg, self._plan_id), now)
-                self._plan_id += 1
+                frame = msg.header.frame_id
+                if frame and frame != self.odom_frame:
+                    raise ValueError(f"plan in frame '{frame}', expected '{self.odom_frame}'")
+                if ctrl.on_plan(plan_of(msg, self._plan_id + 1), now):
+                    self._plan_id += 1
             elif m.topic in self._teleop:
                 ctrl.on_teleop(self._teleop[m.topic], twist_of(msg), now)
             elif m.topic in self._locks:

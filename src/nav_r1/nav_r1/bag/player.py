@@ -24,7 +24,7 @@ from nav_r1.bag.reader import BagError, BagMessage, BagSource, norm_topic
 from nav_r1.bag.record import import_msg_type
 
 #: Topics that the stack under test publishes itself: replaying them would fight its output.
-STACK_OUTPUTS: tuple[str, ...] = ("cmd_vel", "nav_r1/safety", "nav_r1/control_stats")
+STACK_OUTPUTS: tuple[str, ...] = ("cmd_vel", "nav_r1/safety", "nav_r1/control_stats", "nav_r1/control_state")
 
 
 @dataclass(frozen=True)

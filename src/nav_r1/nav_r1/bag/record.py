@@ -43,6 +43,7 @@ DEFAULT_TOPICS: tuple[str, ...] = (
     "cmd_vel",
     "nav_r1/safety",
     "nav_r1/control_stats",
+    "nav_r1/control_state",
     "goal_pose",
     "nav_r1/reference_path",
 )

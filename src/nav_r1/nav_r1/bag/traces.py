@@ -14,6 +14,7 @@ from typing import Any
 from nav_r1.bag.reader import BagError, BagMessage, BagSource
 from nav_r1.control.types import Odometry, Plan, Twist
 from r1_core import Pose2D
+from r1_core.ros.convert import quaternion_to_yaw
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class TopicNames:
     cmd_vel: str = "cmd_vel"
     safety: str = "nav_r1/safety"
     control_stats: str = "nav_r1/control_stats"
+    control_state: str = "nav_r1/control_state"
     depth: str = "camera/depth/image_raw"
     depth_info: str = "camera/depth/camera_info"
     joy: str = "joy_vel"
@@ -41,8 +43,8 @@ def stamp_s(stamp: Any) -> float:
 
 
 def yaw_of(q: Any) -> float:
-    """Yaw of a quaternion (rotation about +z, REP-103)."""
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+    """Yaw of a quaternion (rotation about +z, REP-103), as the control node computes it."""
+    return quaternion_to_yaw(q)
 
 
 def _finite(*values: float) -> bool:
@@ -96,6 +98,8 @@ class BagTraces:
     recorded_safety: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     goal: tuple[float, float] | None = None
     reference_path: list[tuple[float, float]] | None = None
+    # Log time of the first depth frame: before it a controller has no obstacle data.
+    depth_first_s: float | None = None
     bad_messages: list[str] = field(default_factory=list)
 
 
@@ -110,6 +114,9 @@ def read_traces(source: BagSource, names: TopicNames) -> BagTraces:
     )
     wanted = [n for n in (names.cmd_vel, names.odom, names.plan, names.status, names.safety, names.goal,
                           names.reference) if n in source.topics]
+    if names.depth in source.topics:
+        first = next(source.messages([names.depth]), None)
+        traces.depth_first_s = (first.t_ns - t0_ns) * 1e-9 if first is not None else None
     plan_id = 0
     for m in source.messages(wanted):
         t = (m.t_ns - t0_ns) * 1e-9
