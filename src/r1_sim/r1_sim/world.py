@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Protocol
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -220,3 +221,48 @@ class Simulator:
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+
+BACKENDS: tuple[str, ...] = ("mujoco", "habitat")
+
+
+class SimBackend(Protocol):
+    """What the bridge node needs from a simulator; :class:`Simulator` and the habitat one provide it."""
+
+    config: SimConfig
+    collisions: int
+    stereo_baseline_m: float
+
+    @property
+    def time(self) -> float: ...
+    def reset(self, start: Pose2D) -> None: ...
+    def apply_command(self, vx: float, vy: float = 0.0, vz: float = 0.0, wz: float = 0.0) -> None: ...
+    def step(self, dt: float) -> None: ...
+    def pose(self) -> Pose2D: ...
+    def twist(self) -> tuple[float, float, float, float]: ...
+    def render_rgbd(self) -> tuple[NDArray[np.uint8], NDArray[np.float32]]: ...
+    def render_stereo(self) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]: ...
+    def camera_intrinsics(self) -> NDArray[np.float64]: ...
+    def camera_extrinsics(self, right: bool = False) -> NDArray[np.float64]: ...
+    def close(self) -> None: ...
+
+
+def make_simulator(
+    backend: str,
+    robot: str,
+    scene: Scene | None = None,
+    config: SimConfig | None = None,
+    habitat_scene: str = "",
+) -> SimBackend:
+    """A simulator by backend name: ``mujoco`` (needs ``scene``) or ``habitat`` (needs ``habitat_scene``)."""
+    if backend == "mujoco":
+        if scene is None:
+            raise ValueError("backend 'mujoco' needs a scene (r1_sim.scene.load_scene)")
+        return Simulator(robot, scene, config)
+    if backend == "habitat":
+        if not habitat_scene:
+            raise ValueError("backend 'habitat' needs habitat_scene: the path of a habitat scene (.glb)")
+        from r1_sim.habitat_backend import HabitatSimulator
+
+        return HabitatSimulator(robot, habitat_scene, config)
+    raise ValueError(f"unknown simulator backend '{backend}'; expected one of {', '.join(BACKENDS)}")
