@@ -94,10 +94,15 @@ class FastController:
         """A Bool on lock ``name``."""
         self.mux.on_lock(name, engaged, now)
 
-    def evaluate_obstacles(self, points_base: NDArray[np.float32]) -> ZoneVerdict:
-        """Check obstacle points (N, 3) in base_link against the zones (pure; safe outside the lock)."""
+    def evaluate_obstacles(self, points_base: NDArray[np.float32], *, filtered: bool = False) -> ZoneVerdict:
+        """Check obstacle points (N, 3) in base_link against the zones (pure; safe outside the lock).
+
+        ``filtered`` skips the height-band and finiteness filter (DepthProjector output has had it).
+        """
         if points_base.ndim != 2 or points_base.shape[1] != 3:
             raise ValueError(f"obstacle points must be (N, 3) in base_link, got {points_base.shape}")
+        if filtered:
+            return self.zones.check(points_base)
         d = self.cfg.depth
         z = points_base[:, 2]
         with np.errstate(invalid="ignore"):

@@ -55,23 +55,33 @@ class DepthProjector:
         rot, self._t = base_from_optical(cfg)
         # Point = depth * dir + t: one multiply-add per axis per pixel at run time.
         self._dirs = (rays.reshape(-1, 3) @ rot.T.astype(np.float64)).astype(np.float32)
-        self._dz = np.ascontiguousarray(self._dirs[:, 2])
+        self._dirs_t = np.ascontiguousarray(self._dirs.T)  # per-axis rows for the one full pass
         self.k = k
 
-    def points(self, depth_m: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Obstacle points (N, 3) in base_link from one depth frame."""
+    def points(self, depth_m: NDArray[np.float32],
+               roi: tuple[float, float, float, float] | None = None) -> NDArray[np.float32]:
+        """Obstacle points (N, 3) in base_link from one depth frame.
+
+        ``roi`` = (x_min, x_max, y_min, y_max) in base_link keeps only points inside that box (the
+        zones' bounding box): the far scene is dropped after one pass, before any gather.
+        """
         if depth_m.shape != (self.height, self.width):
             raise ValueError(f"depth image is {depth_m.shape}, expected {(self.height, self.width)} from camera_info")
         cfg = self.cfg
         s = cfg.stride
         d = np.asarray(depth_m[::s, ::s], dtype=np.float32).reshape(-1)
         with np.errstate(invalid="ignore"):
-            idx = np.flatnonzero((d > cfg.min_range) & (d < cfg.max_range))  # NaN compares false
-        dv = d[idx]
-        z = dv * self._dz[idx] + self._t[2]
-        keep = (z >= cfg.min_height) & (z <= cfg.max_height)
-        idx, dv = idx[keep], dv[keep]
-        out = np.empty((len(idx), 3), dtype=np.float32)
-        np.multiply(self._dirs[idx], dv[:, None], out=out)
-        out += self._t
-        return out
+            # NaN compares false, so invalid pixels fall out of every mask below.
+            mask = (d > cfg.min_range) & (d < cfg.max_range)
+            if roi is not None:
+                x = d * self._dirs_t[0] + self._t[0]
+                mask &= (x >= roi[0]) & (x <= roi[1])
+            idx = np.flatnonzero(mask)
+            dv = d[idx]
+            dirs = self._dirs[idx]
+            out = dirs * dv[:, None]
+            out += self._t
+            keep = (out[:, 2] >= cfg.min_height) & (out[:, 2] <= cfg.max_height)
+            if roi is not None:
+                keep &= (out[:, 1] >= roi[2]) & (out[:, 1] <= roi[3])
+        return out[keep]

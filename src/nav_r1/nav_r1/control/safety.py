@@ -92,6 +92,11 @@ class ZoneChecker:
         self._lo = np.min([p.min(axis=0) for p in pts], axis=0) if pts else np.zeros(2)
         self._hi = np.max([p.max(axis=0) for p in pts], axis=0) if pts else np.zeros(2)
 
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """(x_min, x_max, y_min, y_max) around every zone: points outside it never matter."""
+        return (float(self._lo[0]), float(self._hi[0]), float(self._lo[1]), float(self._hi[1]))
+
     @classmethod
     def from_config(cls, cfg: ZonesConfig) -> ZoneChecker:
         """The stop and slowdown zones of a config (disabled ones left out)."""

@@ -77,7 +77,8 @@ class ControlNodeConfig:
     odom_frame: str = param("odom", "Frame plans must be in")
     base_frame: str = param("base_link", "frame_id of the published TwistStamped")
     stats_period_s: float = param(1.0, "How often to publish nav_r1/control_stats [s]", min=0.05, max=60.0)
-    realtime_priority: int = param(0, "SCHED_FIFO priority for the node's threads (0 = normal "
+    # 50 as ros2_control's controller manager; without CAP_SYS_NICE the node warns and runs on.
+    realtime_priority: int = param(50, "SCHED_FIFO priority for the node's threads (0 = normal "
                                    "scheduling; needs CAP_SYS_NICE)", min=0, max=99)
     gil_switch_interval_s: float = param(0.0005, "Python thread switch interval, bounding how long "
                                          "the depth thread can hold the GIL [s]", min=0.0001, max=0.01)
@@ -274,11 +275,11 @@ class ControlNode(Node):
             self.get_logger().warning("no camera_info yet: depth dropped", throttle_duration_sec=5.0)
             return
         try:
-            points = projector.points(depth_image_to_metres(msg))
+            points = projector.points(depth_image_to_metres(msg), roi=self.core.zones.box)
         except (ConversionError, ValueError) as exc:
             self.get_logger().error(f"dropped a depth frame: {exc}", throttle_duration_sec=5.0)
             return
-        self._obstacles(points, stamp_to_sec(msg.header.stamp))
+        self._obstacles(points, stamp_to_sec(msg.header.stamp), filtered=True)
 
     def _on_cloud(self, msg: PointCloud2) -> None:
         try:
@@ -291,9 +292,9 @@ class ControlNode(Node):
             points = points @ rot.T + t
         self._obstacles(points, stamp_to_sec(msg.header.stamp))
 
-    def _obstacles(self, points: NDArray[np.float32], stamp: float) -> None:
+    def _obstacles(self, points: NDArray[np.float32], stamp: float, filtered: bool = False) -> None:
         t0 = time.perf_counter()
-        verdict = self.core.evaluate_obstacles(points)  # pure: outside the lock
+        verdict = self.core.evaluate_obstacles(points, filtered=filtered)  # pure: outside the lock
         now = self._now()
         with self._lock:
             out = self.core.apply_obstacles(verdict, stamp, now)
