@@ -14,7 +14,7 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid() ^ 0xBA6).ra
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from phases import Phases, build_phase_bag  # noqa: E402
+from phases import Phases, build_phase_bag
 
 
 @pytest.fixture(scope="session")

@@ -84,7 +84,7 @@ def test_existing_report_is_kept_unless_forced(phase_bag, tmp_path, capsys):
     (out / "mine.txt").write_text("keep")
     assert replay_main([str(phase_bag[0]), "--report", str(out), "--no-progress"]) == 1
     assert "exists" in capsys.readouterr().err and (out / "mine.txt").exists()
-    assert replay_main([str(phase_bag[0]), "--report", str(out), "--no-progress", "--force"]) == 0
+    assert replay_main([str(phase_bag[0]), "--report", str(out), "--no-progress", "--no-plots", "--force"]) == 0
     assert not (out / "mine.txt").exists() and (out / "report.json").exists()
 
 

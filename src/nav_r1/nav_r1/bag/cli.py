@@ -43,6 +43,7 @@ def _replay_parser() -> argparse.ArgumentParser:
                    help="time within which a stop must be commanded after an obstacle appears [s]")
     p.add_argument("--reward-k", type=float, default=EvalOptions.reward_k, help="k of exp(-k d) rewards [1/m]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-plots", action="store_true", help="JSON and Markdown only")
     return p
 
 
@@ -81,7 +82,7 @@ def replay_main(argv: Sequence[str]) -> int:
                 run, _ = run_offline(source, config, names, progress=not args.no_progress)
             wall = time.perf_counter() - t_wall
             report = evaluate(bag, run, opts)
-            write_report(out.tmp, report, bag, run)
+            write_report(out.tmp, report, bag, run, plots=not args.no_plots)
     except (BagError, FileExistsError, TimeoutError) as exc:
         print(f"[error] {exc}; no report written", file=sys.stderr)
         return 1

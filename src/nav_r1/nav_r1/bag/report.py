@@ -45,13 +45,14 @@ class ReportDir:
         self.tmp.rename(self.target)
 
 
-def write_report(out: Path, report: dict[str, Any], bag: BagTraces, run: RunTrace) -> None:
-    """Write report.json, report.md and the plots into ``out``."""
+def write_report(out: Path, report: dict[str, Any], bag: BagTraces, run: RunTrace, plots: bool = True) -> None:
+    """Write report.json, report.md and (unless ``plots`` is False) the plots into ``out``."""
     (out / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    plot_commands(out / "commands.png", bag, run)
-    plot_latency(out / "latency.png", report, bag)
-    plot_trajectory(out / "trajectory.png", bag)
-    (out / "report.md").write_text(markdown(report))
+    if plots:
+        plot_commands(out / "commands.png", bag, run)
+        plot_latency(out / "latency.png", report, bag)
+        plot_trajectory(out / "trajectory.png", bag)
+    (out / "report.md").write_text(markdown(report, plots))
 
 
 def plot_commands(path: Path, bag: BagTraces, run: RunTrace) -> None:
@@ -135,8 +136,8 @@ def _stats_row(name: str, s: dict[str, Any]) -> str:
     return f"| {name} | {s['n']} | {_fmt(s['mean'])} | {_fmt(s['p50'])} | {_fmt(s['p95'])} | {_fmt(s['max'])} |"
 
 
-def markdown(report: dict[str, Any]) -> str:
-    """The report as Markdown, with the plots linked."""
+def markdown(report: dict[str, Any], plots: bool = True) -> str:
+    """The report as Markdown, with the plots linked when there are any."""
     cmd, saf, plans, loop = report["commands"], report["safety"], report["plans"], report["control_loop"]
     lines = [f"# Replay report ({report['mode']})", "", f"Bag: {report['bag']['duration_s']} s, "
              f"{len(report['bag']['topics'])} topics.", "", "## Commands against the recording", ""]
@@ -169,6 +170,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Nav-R1 rewards", "", _kv(rew), "", "![trajectory](trajectory.png)", ""]
     if report["bag"]["bad_messages"]:
         lines += ["## Messages skipped", ""] + [f"- {m}" for m in report["bag"]["bad_messages"]] + [""]
+    if not plots:
+        lines = [ln for ln in lines if not ln.startswith("![")]
     return "\n".join(lines)
 
 
