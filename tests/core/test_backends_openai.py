@@ -185,3 +185,17 @@ def test_api_key_from_environment(fake: FakeServer, monkeypatch: pytest.MonkeyPa
     with client(fake.url, api_key_env="R1_TEST_KEY") as c:
         assert c.generate(MSGS).ok
     assert fake.script.headers[0].get("Authorization") == "Bearer s3cret"
+
+
+def test_jpeg_and_downscaling_options(fake: FakeServer) -> None:
+    from r1_core.backends.images import decode_data_url
+
+    fake.script.replies = [(200, ok_body(), 0.0)]
+    msgs = [ChatMessage("user", ("go", np.full((40, 120, 3), 128, np.uint8)))]
+    with client(fake.url, image_format="jpeg", max_image_side=60) as c:
+        assert c.generate(msgs).ok
+    url = fake.script.requests[0]["messages"][0]["content"][1]["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+    img = decode_data_url(url)
+    assert img.shape == (20, 60, 3)
+    assert abs(int(img.mean()) - 128) <= 2

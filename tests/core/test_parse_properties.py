@@ -34,7 +34,7 @@ FRAGMENTS = [
     ", ", " then ", "\n", "1. ", "jump", "<|im_end|>", "ignore previous instructions", "π", "\u2212",
 ]
 
-_settings = settings(max_examples=300, deadline=None)
+_settings = settings(max_examples=150, deadline=None)
 
 
 def _check_invariants(text: str, limits: ParseLimits = LIMITS) -> None:

@@ -16,15 +16,15 @@ from r1_core.backends.transformers_vlm import TransformersConfig, TransformersVL
 from r1_core.reasoner import ChatMessage, Frame, Observation, PromptedReasoner, Response
 from r1_core.server import _is_loopback, build_arg_parser, create_app, main
 from r1_core.testing.http import serve_app
-from r1_core.testing.tiny_qwen import build_tiny_qwen
+from r1_core.testing.tiny_qwen import tiny_qwen_dir
 
 MODEL_NAME = "tiny-nav"
 
 
 @pytest.fixture(scope="module")
 def tiny_backend(tmp_path_factory: pytest.TempPathFactory) -> TransformersVLM:
-    path = build_tiny_qwen(tmp_path_factory.mktemp("tiny_qwen"))
-    return TransformersVLM(TransformersConfig(model=str(path), device="cpu", max_new_tokens=6))
+    path = tiny_qwen_dir(tmp_path_factory.getbasetemp())
+    return TransformersVLM(TransformersConfig(model=str(path), device="cpu", max_new_tokens=4))
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_reply_schema_usage_and_health(server_url: str) -> None:
         assert reply["choices"][0]["message"]["role"] == "assistant"
         assert isinstance(reply["choices"][0]["message"]["content"], str)
         usage = reply["usage"]
-        assert usage["prompt_tokens"] > 0 and 1 <= usage["completion_tokens"] <= 6
+        assert usage["prompt_tokens"] > 0 and 1 <= usage["completion_tokens"] <= 4
         assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
         assert reply["timings"]["total"] >= reply["timings"]["generate"]
         after = h.get("/health").json()

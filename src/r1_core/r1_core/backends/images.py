@@ -24,11 +24,22 @@ def fit_image(rgb: NDArray[np.uint8], max_side: int) -> NDArray[np.uint8]:
 
 
 def png_data_url(rgb: NDArray[np.uint8]) -> str:
-    """Encode an (H, W, 3) uint8 image as a ``data:image/png;base64,...`` URL."""
+    """Encode an (H, W, 3) uint8 image as a ``data:image/png;base64,...`` URL (lossless)."""
+    return image_data_url(rgb, "png")
+
+
+def image_data_url(rgb: NDArray[np.uint8], fmt: str = "png", jpeg_quality: int = 90) -> str:
+    """Encode an (H, W, 3) uint8 image as a PNG (lossless) or JPEG (smaller, faster) data URL."""
     buf = io.BytesIO()
-    # Level 1: camera frames barely compress further and the robot's CPU time matters more.
-    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    img = Image.fromarray(np.ascontiguousarray(rgb))
+    if fmt == "png":
+        # Level 1: camera frames barely compress further and the robot's CPU time matters more.
+        img.save(buf, format="PNG", compress_level=1)
+    elif fmt == "jpeg":
+        img.save(buf, format="JPEG", quality=jpeg_quality)
+    else:
+        raise ValueError(f"image format must be 'png' or 'jpeg', got {fmt!r}")
+    return f"data:image/{fmt};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def decode_data_url(url: str, max_pixels: int = 4096 * 4096) -> NDArray[np.uint8]:

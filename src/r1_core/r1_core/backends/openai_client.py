@@ -45,6 +45,10 @@ class OpenAIClientConfig:
     backoff_s: float = param(0.2, "First retry delay; doubles each retry [s]", min=0.0, max=10.0)
     max_tokens: int = param(512, "max_tokens sent with each request", min=1, max=32768)
     temperature: float = param(0.0, "Sampling temperature sent with each request", min=0.0, max=5.0)
+    # PNG is lossless (what the model was tuned on); JPEG is several times smaller and faster to encode.
+    image_format: str = param("png", "Encoding of frames sent to the server", choices=("png", "jpeg"))
+    # Downscaling on the robot saves uplink bandwidth; the server bounds image tokens anyway.
+    max_image_side: int = param(640, "Frames are downscaled so their longer side is at most this [px]", min=28)
 
     def __post_init__(self) -> None:
         validate_params(self)
@@ -109,7 +113,7 @@ class OpenAIChatVLM:
         try:
             payload = {
                 "model": self.config.model,
-                "messages": to_openai_messages(messages),
+                "messages": to_openai_messages(messages, self.config.image_format, self.config.max_image_side),
                 "max_tokens": self.config.max_tokens,
                 "temperature": self.config.temperature,
             }

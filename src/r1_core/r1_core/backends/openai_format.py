@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from r1_core.backends.images import decode_data_url, png_data_url
+from r1_core.backends.images import decode_data_url, fit_image, image_data_url
 from r1_core.reasoner import ChatMessage, ImageArray, Role
 
 _ROLES: tuple[Role, ...] = ("system", "user", "assistant")
 
 
-def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+def to_openai_messages(
+    messages: Sequence[ChatMessage], image_format: str = "png", max_image_side: int | None = None
+) -> list[dict[str, Any]]:
     """Our chat as OpenAI messages: text-only turns as strings, others as content parts."""
     out: list[dict[str, Any]] = []
     for msg in messages:
@@ -23,7 +25,8 @@ def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
             if isinstance(part, str):
                 parts.append({"type": "text", "text": part})
             else:
-                parts.append({"type": "image_url", "image_url": {"url": png_data_url(part)}})
+                img = fit_image(part, max_image_side) if max_image_side else part
+                parts.append({"type": "image_url", "image_url": {"url": image_data_url(img, image_format)}})
         out.append({"role": msg.role, "content": parts})
     return out
 

@@ -118,3 +118,11 @@ def build_tiny_qwen(path: Path, *, seed: int = 0, vocab_size: int = 400, max_pix
     # Few image tokens keep the tiny model fast; real checkpoints allow up to 1280 * 28 * 28 pixels.
     Qwen2VLImageProcessorPil(min_pixels=28 * 28 * 4, max_pixels=max_pixels).save_pretrained(path)
     return path
+
+
+def tiny_qwen_dir(root: Path) -> Path:
+    """``root / "tiny_qwen"``, built on first use and reused after (one build per test session)."""
+    path = Path(root) / "tiny_qwen"
+    if not (path / "model.safetensors").exists() or not (path / "preprocessor_config.json").exists():
+        build_tiny_qwen(path)
+    return path
