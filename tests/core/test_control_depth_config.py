@@ -115,3 +115,18 @@ def test_uav_preset_needs_vertical_limit() -> None:
     with pytest.raises(ParamError, match="max_vz"):
         dataclasses.replace(ControlConfig(), profile="uav")
     assert math.isclose(ControlConfig.for_profile("uav").limits.max_vz, 0.5)
+
+
+def test_period_stats_report_jitter_and_reset() -> None:
+    from nav_r1.control.stats import PeriodStats
+
+    s = PeriodStats(0.01)
+    for t in (0.0, 0.010, 0.021, 0.030, 0.040):
+        s.tick(t)
+    s.cost(0.0002)
+    out = s.flush()
+    assert out["ticks"] == 4 and out["periods_us"] == [10000, 11000, 9000, 10000]
+    assert out["jitter_ms"]["max"] == pytest.approx(1.0)
+    assert out["jitter_ms"]["p50"] == pytest.approx(0.5)
+    assert out["tick_cost_ms"]["p50"] == pytest.approx(0.2)
+    assert s.flush()["ticks"] == 0

@@ -147,3 +147,33 @@ def test_plan_drives_e_stop_zeroes_and_a_depth_obstacle_stops(ros_context, contr
     finally:
         ex.shutdown(timeout_sec=2.0)
         node.destroy_node()
+
+
+def test_point_cloud_fields_are_read_by_offset() -> None:
+    from sensor_msgs.msg import PointCloud2, PointField
+
+    from nav_r1.nodes.control_node import cloud_to_xyz
+    from r1_core.ros.convert import ConversionError
+
+    pts = np.array([[1.0, 2.0, 3.0], [-0.5, 0.25, 0.0]], dtype=np.float32)
+    rec = np.zeros(2, dtype=[("intensity", "<f4"), ("x", "<f4"), ("y", "<f4"), ("z", "<f4")])
+    rec["x"], rec["y"], rec["z"], rec["intensity"] = pts[:, 0], pts[:, 1], pts[:, 2], 7.0
+    msg = PointCloud2()
+    msg.height, msg.width, msg.point_step, msg.row_step = 1, 2, 16, 32
+    msg.fields = [PointField(name=n, offset=o, datatype=PointField.FLOAT32, count=1)
+                  for n, o in (("intensity", 0), ("x", 4), ("y", 8), ("z", 12))]
+    msg.data = rec.tobytes()
+    assert np.array_equal(cloud_to_xyz(msg), pts)
+    msg.fields = msg.fields[:3]
+    with pytest.raises(ConversionError, match="'z'"):
+        cloud_to_xyz(msg)
+
+
+def test_bad_parameters_stop_the_node_with_the_name() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "nav_r1.nodes.control_node", "--ros-args",
+         "-p", "mux.input_priorities:=[100]"],
+        cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 2
+    assert "mux.input_priorities" in out.stderr
