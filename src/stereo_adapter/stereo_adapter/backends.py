@@ -85,6 +85,42 @@ class DisparityResult:
         return disparity_to_depth(self.disparity, self.valid, calib, min_depth_m, max_depth_m)
 
 
+def calib_from_camera_infos(
+    k_left: NDArray[np.floating], p_right: NDArray[np.floating], left_size: tuple[int, int],
+    right_size: tuple[int, int],
+) -> StereoCalib:
+    """Calibration from the left K and the right projection P (P[0,3] = -fx·B, as ROS defines it).
+
+    Sizes are (width, height) from each camera_info; they must agree.
+    """
+    if tuple(left_size) != tuple(right_size):
+        raise StereoInputError(f"left camera_info is {left_size[0]}x{left_size[1]} but right is "
+                               f"{right_size[0]}x{right_size[1]}")
+    p = np.asarray(p_right, dtype=np.float64).reshape(-1)
+    if p.size != 12:
+        raise StereoInputError(f"right projection matrix must have 12 entries, got {p.size}")
+    fx_r = p[0]
+    if not fx_r > 0:
+        raise StereoInputError("right camera_info has no projection matrix (P[0,0] = 0)")
+    baseline = -p[3] / fx_r
+    if not math.isfinite(baseline) or abs(baseline) < 1e-6:
+        raise StereoInputError("right camera_info P[0,3] gives a zero stereo baseline; "
+                               "set P[0,3] = -fx * baseline")
+    return StereoCalib.from_matrix(np.asarray(k_left, dtype=np.float64).reshape(3, 3), baseline,
+                                   int(left_size[0]), int(left_size[1]))
+
+
+def depth_to_points(depth: FloatImage, calib: StereoCalib, stride: int = 1) -> NDArray[np.float32]:
+    """Nx3 points (x right, y down, z forward; optical frame) from finite depth, every ``stride`` px."""
+    d = depth[::stride, ::stride]
+    vs, us = np.nonzero(np.isfinite(d))
+    z = d[vs, us]
+    u, v = us * stride, vs * stride
+    x = (u - calib.cx) * z / calib.fx
+    y = (v - calib.cy) * z / calib.fy
+    return np.stack([x, y, z], axis=1).astype(np.float32)
+
+
 def disparity_to_depth(
     disparity: FloatImage,
     valid: NDArray[np.bool_],

@@ -52,7 +52,9 @@ class SceneConfig:
     min_depth_m: float = 1.5
     max_depth_m: float = 12.0
     n_boxes: tuple[int, int] = (2, 5)
-    baseline_m: float = 0.12
+    # With fx ∝ width, disparity as a fraction of the width is size-independent: 0.25 m gives
+    # ~12 % of the width at min_depth_m, so small test images still have useful disparities.
+    baseline_m: float = 0.25
     # Horizontal field of view of ~70°: fx = 0.7·width.
     fx_over_width: float = 0.7
     noise_sigma: float = 1.5
@@ -124,8 +126,8 @@ def synth_pair(seed: int, size: tuple[int, int] = (120, 160), config: SceneConfi
             layer = cv2.remap(tex, (xs + shift * dv + pad + np.zeros_like(map_y)).astype(np.float32), map_y,
                               cv2.INTER_LINEAR)
             img = img * (1 - alpha[..., None]) + layer * alpha[..., None]
-            disp = np.where(alpha >= 0.5, dv, disp)
-        views.append(img)
+            disp = np.where(alpha >= 0.5, np.float32(dv), disp).astype(np.float32)
+        views.append(np.asarray(img, dtype=np.float32))
         disps.append(disp)
     out = []
     for img in views:
@@ -163,13 +165,13 @@ def depth_left_to_right(depth_left: NDArray[np.float32], focal_baseline: float) 
 
 
 def simulator_dataset(n: int, seed: int, size: tuple[int, int]) -> list[StereoSample] | None:
-    """The MuJoCo simulator's stereo renders as samples, or None when ``r1_sim.stereo`` is absent."""
+    """The MuJoCo simulator's clean stereo renders at ``size`` (h, w), or None without ``r1_sim.stereo``."""
     try:
         from r1_sim.stereo import render_stereo_dataset  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
     samples = []
-    for s in render_stereo_dataset(n, seed, size):
+    for s in render_stereo_dataset(n, seed, (size[1], size[0])):  # r1_sim takes (width, height)
         depth = np.asarray(s.depth_gt, np.float32)
         k_mat = np.asarray(s.K, np.float64)
         depth_r = getattr(s, "depth_right", None)

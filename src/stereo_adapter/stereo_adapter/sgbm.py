@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from r1_core.params import param, validate_params
+from r1_core.params import ParamError, param, validate_params
 from stereo_adapter.backends import DisparityResult, StereoCalib, check_pair, to_gray
 
 _MODES = {
@@ -43,9 +43,9 @@ class SgbmConfig:
     def __post_init__(self) -> None:
         validate_params(self)
         if self.num_disparities % 16:
-            raise ValueError(f"parameter 'num_disparities' = {self.num_disparities} must be a multiple of 16")
+            raise ParamError(f"parameter 'num_disparities' = {self.num_disparities} must be a multiple of 16")
         if self.block_size % 2 == 0:
-            raise ValueError(f"parameter 'block_size' = {self.block_size} must be odd")
+            raise ParamError(f"parameter 'block_size' = {self.block_size} must be odd")
 
 
 def left_right_check(
