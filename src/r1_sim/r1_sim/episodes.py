@@ -299,7 +299,7 @@ def generate_episodes(
     navmap = navmap or NavMap(scene, profile.radius)
     free = navmap.free_cells_xy()
     # Start cells keep a margin beyond the planning radius, so the robot does not start touching.
-    roomy = free[[navmap.clearance[navmap._cell(x, y)] > navmap.robot_radius + 0.15 for x, y in free]]
+    roomy = navmap.free_cells_xy(min_clearance=navmap.robot_radius + 0.15)
     base_z = 0.0 if profile.flies else load_robot_body(robot).ground_clearance
     goals = [(o, g) for o in scene.objects if (g := _goal_cell(navmap, o, free)) is not None]
     if not goals:
@@ -312,9 +312,8 @@ def generate_episodes(
             raise EpisodeError(
                 f"scene '{scene.name}': could only make {len(out)} of {n} episodes of {min_length}-{max_length} m")
         obj, goal = goals[int(rng.integers(len(goals)))]
-        gi = navmap.grid_distance
         cand = roomy[rng.permutation(len(roomy))[:60]]
-        lengths = np.array([gi(c, goal) for c in cand])
+        lengths = navmap.grid_distances(cand, goal)
         ok = np.nonzero((lengths >= min_length * 1.02) & (lengths <= max_length))[0]
         if ok.size == 0:
             continue

@@ -104,9 +104,9 @@ class NavMap:
         k = int(np.argmin((fi - i) ** 2 + (fj - j) ** 2))
         return self._xy(int(fi[k]), int(fj[k]))
 
-    def free_cells_xy(self) -> NDArray[np.float64]:
-        """(N, 2) centres of all free cells."""
-        fi, fj = np.nonzero(self.free)
+    def free_cells_xy(self, min_clearance: float = 0.0) -> NDArray[np.float64]:
+        """(N, 2) centres of all free cells (with at least ``min_clearance`` m to obstacles)."""
+        fi, fj = np.nonzero(self.free & (self.clearance > min_clearance))
         return np.stack([self.origin[0] + (fj + 0.5) * self.resolution,
                          self.origin[1] + (fi + 0.5) * self.resolution], axis=1)
 
@@ -125,8 +125,25 @@ class NavMap:
     def line_of_sight(self, a: XY, b: XY) -> bool:
         """True when the straight segment a-b stays in free space."""
         n = max(2, int(math.hypot(b[0] - a[0], b[1] - a[1]) / (self.resolution * 0.5)) + 1)
-        ts = np.linspace(0.0, 1.0, n)
-        return all(self.is_free((a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))) for t in ts)
+        ts = np.linspace(0.0, 1.0, n)[:, None]
+        return bool(self.free_many(np.asarray(a, dtype=np.float64)[:2] * (1 - ts)
+                                   + np.asarray(b, dtype=np.float64)[:2] * ts).all())
+
+    def free_many(self, xy: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Vectorised :meth:`is_free` for an (N, 2) array of points."""
+        i = np.floor((xy[:, 1] - self.origin[1]) / self.resolution).astype(np.int64)
+        j = np.floor((xy[:, 0] - self.origin[0]) / self.resolution).astype(np.int64)
+        inside = (i >= 0) & (i < self.height) & (j >= 0) & (j < self.width)
+        out = np.zeros(len(xy), dtype=bool)
+        out[inside] = self.free[i[inside], j[inside]]
+        return out
+
+    def grid_distances(self, points: NDArray[np.float64], goal_xy: XY) -> NDArray[np.float64]:
+        """Raw grid distances (m) from each of (N, 2) free ``points`` to the goal (``inf`` if blocked)."""
+        dist, _, _ = self._dijkstra(goal_xy)
+        i = np.clip(np.floor((points[:, 1] - self.origin[1]) / self.resolution).astype(np.int64), 0, self.height - 1)
+        j = np.clip(np.floor((points[:, 0] - self.origin[0]) / self.resolution).astype(np.int64), 0, self.width - 1)
+        return np.asarray(dist[i * self.width + j], dtype=np.float64)
 
     def shortest_path(self, a_xy: XY, b_xy: XY) -> NDArray[np.float64]:
         """(N, 2) taut shortest free path from a to b (both snapped to free space); ValueError if none."""
