@@ -84,6 +84,10 @@ def test_reply_schema_usage_and_health(server_url: str) -> None:
         after = h.get("/health").json()
         assert after["status"] == "ok" and after["model"] == MODEL_NAME
         assert after["requests"] == before["requests"] + 1 and after["busy"] == 0
+        assert reply["choices"][0]["finish_reason"] in ("stop", "length")
+        short = h.post("/v1/chat/completions", json={**body, "max_tokens": 1}).json()
+        assert short["usage"]["completion_tokens"] == 1
+        assert short["choices"][0]["finish_reason"] == "length"
         models = h.get("/v1/models").json()
         assert [m["id"] for m in models["data"]] == [MODEL_NAME]
     with client(server_url) as c:
@@ -101,6 +105,8 @@ def test_reply_schema_usage_and_health(server_url: str) -> None:
         (json.dumps({"messages": [{"role": "user", "content": "x"}], "stream": True}).encode(), 400,
          "unsupported", "streaming"),
         (json.dumps({"messages": []}).encode(), 400, "invalid_messages", "non-empty"),
+        (json.dumps({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}).encode(), 400,
+         "invalid_max_tokens", "positive integer"),
         (json.dumps({"messages": [{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]}).encode(),
          400, "invalid_messages", "no remote fetches"),

@@ -6,6 +6,9 @@ network) use :class:`~r1_core.backends.openai_client.OpenAIChatVLM` exactly as t
 vLLM or SGLang.  Every reply carries a ``timings`` object (seconds); every failure comes back as
 an OpenAI-style ``{"error": {...}}`` body with the reason, never as a dropped connection.
 
+Sampling is the server's (``--temperature``); a request's ``max_tokens`` can lower, never raise,
+``--max-new-tokens``.
+
 Threading: requests are parsed on the event loop and generation runs in Starlette's thread pool;
 the backend serialises inference itself.  The request counters are guarded by a lock.
 """
@@ -36,8 +39,8 @@ LOG = logging.getLogger("r1_core.server")
 class DetailedBackend(Protocol):
     """A backend that also reports token counts (``TransformersVLM`` does)."""
 
-    def generate_detailed(self, messages: Sequence[ChatMessage]) -> Any:
-        """Return an object with ``response``, ``prompt_tokens`` and ``completion_tokens``."""
+    def generate_detailed(self, messages: Sequence[ChatMessage], max_new_tokens: int | None = None) -> Any:
+        """Return an object with ``response``, ``prompt_tokens``, ``completion_tokens``, ``truncated``."""
         ...
 
 
@@ -121,6 +124,11 @@ def create_app(
             messages = from_openai_messages(payload.get("messages"), max_images=max_images)
         except ValueError as exc:
             return _error(400, str(exc), "invalid_request_error", "invalid_messages")
+        max_tokens = payload.get("max_completion_tokens", payload.get("max_tokens"))
+        bad_type = isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+        if max_tokens is not None and (bad_type or max_tokens < 1):
+            return _error(400, f"max_tokens must be a positive integer, got {max_tokens!r}",
+                          "invalid_request_error", "invalid_max_tokens")
         parse_s = time.perf_counter() - t0
 
         with stats.lock:
@@ -128,12 +136,13 @@ def create_app(
             stats.busy += 1
         try:
             if isinstance(backend, DetailedBackend):
-                gen = await run_in_threadpool(backend.generate_detailed, messages)
+                gen = await run_in_threadpool(backend.generate_detailed, messages, max_tokens)
                 response: Response = gen.response
                 usage = (int(gen.prompt_tokens), int(gen.completion_tokens))
+                finish = "length" if gen.truncated else "stop"
             else:
                 response = await run_in_threadpool(backend.generate, messages)
-                usage = (0, 0)
+                usage, finish = (0, 0), "stop"
         finally:
             with stats.lock:
                 stats.busy -= 1
@@ -153,7 +162,7 @@ def create_app(
             "created": int(time.time()),
             "model": name,
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": response.text}, "finish_reason": "stop"}
+                {"index": 0, "message": {"role": "assistant", "content": response.text}, "finish_reason": finish}
             ],
             "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
             "timings": timings,

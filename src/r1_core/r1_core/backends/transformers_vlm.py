@@ -67,6 +67,8 @@ class Generation:
     response: Response
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # True when generation stopped at the token limit rather than at an end-of-turn token.
+    truncated: bool = False
 
 
 def resolve_device_dtype(device: str, dtype: str) -> tuple[str, Any]:
@@ -141,15 +143,18 @@ class TransformersVLM:
         """Generate a reply; out-of-memory and other runtime failures come back as failed responses."""
         return self.generate_detailed(messages).response
 
-    def generate_detailed(self, messages: Sequence[ChatMessage]) -> Generation:
-        """Like :meth:`generate`, with token counts."""
+    def generate_detailed(self, messages: Sequence[ChatMessage], max_new_tokens: int | None = None) -> Generation:
+        """Like :meth:`generate`, with token counts; ``max_new_tokens`` can only lower the config's."""
         import torch
 
+        limit = self.config.max_new_tokens
+        if max_new_tokens is not None:
+            limit = min(limit, max_new_tokens)
         t0 = time.perf_counter()
         with self._lock:
             waited = time.perf_counter() - t0
             try:
-                return self._generate_locked(messages, t0, waited)
+                return self._generate_locked(messages, t0, waited, max(1, limit))
             except torch.cuda.OutOfMemoryError as exc:
                 torch.cuda.empty_cache()
                 msg = f"out of GPU memory: {str(exc).splitlines()[0]}; lower max_image_side or history length"
@@ -159,7 +164,7 @@ class TransformersVLM:
                 msg = f"generation failed: {type(exc).__name__}: {exc}"
                 return Generation(Response.failure(self.name, msg, {"total": time.perf_counter() - t0}))
 
-    def _generate_locked(self, messages: Sequence[ChatMessage], t0: float, waited: float) -> Generation:
+    def _generate_locked(self, messages: Sequence[ChatMessage], t0: float, waited: float, limit: int) -> Generation:
         import torch
 
         inputs = self._encode(messages)
@@ -172,7 +177,7 @@ class TransformersVLM:
         with torch.inference_mode():
             out = self._model.generate(
                 **inputs,
-                max_new_tokens=cfg.max_new_tokens,
+                max_new_tokens=limit,
                 pad_token_id=self._tokenizer.pad_token_id,
                 **sampling,
             )
@@ -184,7 +189,10 @@ class TransformersVLM:
         t3 = time.perf_counter()
         timings = {"queue": waited, "preprocess": t1 - t0 - waited, "generate": t2 - t1, "decode": t3 - t2,
                    "total": t3 - t0}
-        return Generation(Response(text=text, model=self.name, timings=timings), prompt_len, int(new_tokens.numel()))
+        n_new = int(new_tokens.numel())
+        eos = self._tokenizer.convert_tokens_to_ids(self._tokenizer.eos_token) if self._tokenizer.eos_token else None
+        truncated = n_new >= limit and (eos is None or int(new_tokens[-1]) != eos)
+        return Generation(Response(text=text, model=self.name, timings=timings), prompt_len, n_new, truncated)
 
     def _encode(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
         """Chat template, image features and expanded image-pad tokens, on the model's device."""
