@@ -81,6 +81,10 @@ def _choose_scale(values: NDArray[np.float64], scale: str, image_size: tuple[int
         return scale
     if peak <= 1.0 + _EDGE_TOL:
         return "normalized"
+    # Fractions below one beside larger values: a normalised answer that left the image (a pixel
+    # or per-mille answer never has sub-unit coordinates or sizes).
+    if np.any((values > 0.0) & (values < 1.0)):
+        return "normalized"
     if image_size is not None and peak <= max(image_size) * (1 + _EDGE_TOL):
         return "pixels"
     if peak < 1000.0:

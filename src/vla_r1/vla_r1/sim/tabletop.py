@@ -64,15 +64,16 @@ def random_scene(seed: int, n_objects: int = 3, n_places: int = 1) -> SceneSpec:
     rng = np.random.default_rng(seed)
     objects = [o for o in CATALOGUE if not o.place]
     places = [o for o in CATALOGUE if o.place]
-    chosen = [objects[i] for i in rng.choice(len(objects), n_objects, replace=False)]
-    chosen += [places[i] for i in rng.choice(len(places), n_places, replace=False)]
+    # Places first: they are the largest footprints.
+    chosen = [places[i] for i in rng.choice(len(places), n_places, replace=False)]
+    chosen += [objects[i] for i in rng.choice(len(objects), n_objects, replace=False)]
     layout: dict[str, tuple[float, float]] = {}
+    placed = {o.label: o.place for o in chosen}
     for obj in chosen:
-        for _ in range(200):
+        for _ in range(1000):
             r, a = rng.uniform(0.30, 0.46), rng.uniform(-0.6, 0.3)
             xy = (r * math.cos(a), r * math.sin(a))
-            gap = 0.13 if obj.place else 0.09
-            if all(math.dist(xy, other) >= gap for other in layout.values()):
+            if all(math.dist(xy, xy2) >= (0.12 if obj.place or placed[lbl] else 0.09) for lbl, xy2 in layout.items()):
                 layout[obj.label] = xy
                 break
         else:
