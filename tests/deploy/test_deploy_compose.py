@@ -103,6 +103,18 @@ def test_robot_services_share_host_network_and_ipc(config):
         assert service["ipc"] == "host"
 
 
+def test_robot_services_may_use_realtime_scheduling(config):
+    from nav_r1.nodes.control_node import ControlNodeConfig
+
+    assert ControlNodeConfig().realtime_priority > 0  # the control node asks for SCHED_FIFO
+    for name in ("robot", "robot-jetson"):
+        service = config["services"][name]
+        assert "SYS_NICE" in service["cap_add"]
+        rtprio = service["ulimits"]["rtprio"]
+        limit = rtprio if isinstance(rtprio, int) else rtprio["soft"]
+        assert int(limit) >= ControlNodeConfig().realtime_priority
+
+
 def _launch_args(service: dict) -> dict[str, str]:
     env = service["environment"]
     command = f"ros2 launch nav_r1 robot.launch.py robot:={env['R1_ROBOT']} {env['R1_LAUNCH_ARGS']}"
@@ -174,3 +186,39 @@ def test_policy_server_command_uses_the_servers_options(config):
     for arg in config["services"]["policy-server"]["command"]:
         if arg.startswith("--"):
             assert f'"{arg}"' in server, f"policy_server has no {arg} option"
+
+
+def _env_example() -> dict[str, str]:
+    out = {}
+    for line in (DOCKER / "env.example").read_text().splitlines():
+        line = line.strip()
+        if line.startswith("# ") and "=" in line and line[2:].split("=")[0].isupper():
+            line = line[2:]  # a documented but commented-out setting
+        elif not line or line.startswith("#"):
+            continue
+        name, _, value = line.partition("=")
+        out[name] = value
+    return out
+
+
+def test_env_example_documents_every_variable_with_its_default():
+    text = COMPOSE_FILE.read_text()
+    used = dict(re.findall(r"\$\{(\w+):-([^}]*)\}", text))
+    passed_through = set(re.findall(r"^\s+(\w+):\s*$", text, re.M)) & {"ROS_DISCOVERY_SERVER"}
+    example = _env_example()
+    assert set(example) == set(used) | passed_through
+    for name, default in used.items():
+        assert example[name] == default, f"{name}: env.example says {example[name]!r}, compose.yaml {default!r}"
+
+
+def test_env_example_file_as_dotenv_gives_the_defaults(tmp_path):
+    # Compose reads .env beside the compose file: the example, copied there, changes nothing.
+    project = tmp_path / "docker"
+    project.mkdir()
+    (project / "compose.yaml").write_text(COMPOSE_FILE.read_text())
+    (project / ".env").write_text((DOCKER / "env.example").read_text())
+    with_env = _run(["config", "--format", "json"], path=project / "compose.yaml")
+    assert with_env.returncode == 0, with_env.stderr
+    a = json.loads(with_env.stdout)["services"]["robot"]["environment"]
+    b = _config()["services"]["robot"]["environment"]
+    assert a == b
