@@ -194,12 +194,6 @@ def load_episodes(path: str | Path, check_scenes: bool = True) -> list[Episode]:
 
 def resolve_scene(name: str, base: Path | None = None) -> Scene:
     """The scene an episode names: a named scene, ``procedural_<seed>_<n_rooms>``, or a JSON path."""
-    if name.startswith("procedural_"):
-        parts = name.split("_")
-        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-            from r1_sim.scene import generate_scene
-
-            return generate_scene(int(parts[1]), int(parts[2]))
     if base is not None and name.endswith(".json") and not Path(name).is_absolute():
         return load_scene(base / name)
     return load_scene(name)
@@ -337,3 +331,29 @@ def generate_episodes(
             shortest_length=float(np.linalg.norm(np.diff(ref, axis=0), axis=1).sum()),
         ))
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m r1_sim.episodes``: generate an episode file for a scene and robot."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Generate VLN-CE-style episodes for the embedded simulator.")
+    ap.add_argument("--scene", default="apartment_4room", help="named scene, seed:N[:rooms] or scene .json")
+    ap.add_argument("--robot", default="dog", choices=SIM_ROBOTS)
+    ap.add_argument("-n", type=int, default=10, help="number of episodes")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--success-radius", type=float, default=1.0)
+    ap.add_argument("--out", required=True, help="output .json")
+    args = ap.parse_args(argv)
+    try:
+        eps = generate_episodes(load_scene(args.scene), args.n, args.seed, args.robot,
+                                success_radius=args.success_radius)
+    except (SceneError, EpisodeError) as exc:
+        ap.error(str(exc))
+    save_episodes(args.out, eps)
+    print(f"wrote {len(eps)} episodes to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -404,8 +405,13 @@ NAMED_SCENES: dict[str, tuple[int, int]] = {
 
 
 def load_scene(name_or_path: str | Path) -> Scene:
-    """A named scene (see ``NAMED_SCENES``) or a scene JSON file; the error lists valid names."""
+    """A named scene (``NAMED_SCENES``), ``seed:N[:rooms]``, ``procedural_N_rooms`` or a scene JSON file."""
     key = str(name_or_path)
+    m = re.fullmatch(r"seed:(\d+)(?::(\d+))?|procedural_(\d+)_(\d+)", key)
+    if m:
+        seed = int(m.group(1) or m.group(3))
+        rooms = int(m.group(2) or m.group(4) or 4)
+        return generate_scene(seed, rooms)
     if key in NAMED_SCENES:
         seed, n = NAMED_SCENES[key]
         return generate_scene(seed, n, name=key)
@@ -419,5 +425,6 @@ def load_scene(name_or_path: str | Path) -> Scene:
     near = difflib.get_close_matches(key, list(NAMED_SCENES), n=1)
     hint = f" (did you mean '{near[0]}'?)" if near else ""
     raise SceneError(
-        f"unknown scene '{key}'{hint}: expected one of {', '.join(NAMED_SCENES)} or a path to a scene .json"
+        f"unknown scene '{key}'{hint}: expected one of {', '.join(NAMED_SCENES)}, seed:N[:rooms], "
+        "or a path to a scene .json"
     )
