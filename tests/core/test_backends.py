@@ -215,3 +215,20 @@ def test_openai_message_round_trip() -> None:
 def test_bad_openai_messages_name_the_field(raw: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         from_openai_messages(raw)
+
+
+@pytest.mark.parametrize("layout", ["processor_json", "none"])
+def test_chat_template_fallbacks(tiny_model: Path, tmp_path: Path, layout: str) -> None:
+    import shutil
+
+    from r1_core.backends.transformers_vlm import QWEN_CHATML_TEMPLATE
+
+    model_dir = tmp_path / "m"
+    shutil.copytree(tiny_model, model_dir)
+    (model_dir / "chat_template.jinja").unlink()
+    marked = QWEN_CHATML_TEMPLATE.replace("<|im_start|>assistant", "<|im_start|>assistant MARK")
+    if layout == "processor_json":
+        (model_dir / "chat_template.json").write_text(json.dumps({"chat_template": marked}))
+    b = TransformersVLM(TransformersConfig(model=str(model_dir), device="cpu", max_new_tokens=2))
+    assert b._tokenizer.chat_template == (marked if layout == "processor_json" else QWEN_CHATML_TEMPLATE)
+    assert b.generate([ChatMessage("user", ("hi", _rgb(56, 56)))]).ok

@@ -15,11 +15,13 @@ Tested here on CPU with a tiny random checkpoint; the CUDA/bf16 path is the same
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,38 @@ from r1_core.reasoner import ChatMessage, Response
 LOG = logging.getLogger(__name__)
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+#: Qwen's ChatML with image placeholders: used only when a checkpoint ships no chat template at all.
+QWEN_CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def find_chat_template(tokenizer: Any, model_dir: str) -> tuple[str, str]:
+    """The chat template to use and where it came from: tokenizer, processor files, or ChatML."""
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, str) and template:
+        return template, "tokenizer"
+    # Some Qwen2.5-VL exports keep the template only in the processor's files.
+    root = Path(model_dir)
+    jinja, js = root / "chat_template.jinja", root / "chat_template.json"
+    try:
+        if jinja.is_file():
+            return jinja.read_text(), str(jinja)
+        if js.is_file():
+            loaded = json.loads(js.read_text()).get("chat_template")
+            if isinstance(loaded, str) and loaded:
+                return loaded, str(js)
+    except (OSError, ValueError, AttributeError) as exc:
+        LOG.warning("ignoring unreadable chat template in %s: %s", root, exc)
+    return QWEN_CHATML_TEMPLATE, "built-in Qwen ChatML"
 
 
 class BackendLoadError(RuntimeError):
@@ -125,6 +159,9 @@ class TransformersVLM:
             )
         except (OSError, ValueError, ImportError, KeyError) as exc:
             raise BackendLoadError(f"cannot load Qwen2.5-VL from '{self.config.model}': {exc}") from exc
+        template, source = find_chat_template(tokenizer, self.config.model)
+        tokenizer.chat_template = template
+        LOG.info("chat template from %s", source)
         model = model.to(self.device)
         model.eval()
         return model, tokenizer, image_processor

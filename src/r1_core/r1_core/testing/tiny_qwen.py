@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from r1_core.backends.transformers_vlm import QWEN_CHATML_TEMPLATE
+
 #: Qwen2.5-VL's special tokens, in the order the tiny vocabulary assigns them ids.
 QWEN_SPECIAL_TOKENS: tuple[str, ...] = (
     "<|endoftext|>",
@@ -20,17 +22,8 @@ QWEN_SPECIAL_TOKENS: tuple[str, ...] = (
     "<|video_pad|>",
 )
 
-# Qwen's ChatML template with its image placeholders, reduced to what our backends send; a real
-# checkpoint ships its own template, which the backends use unchanged.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}{{ message['content'] }}"
-    "{% else %}{% for part in message['content'] %}"
-    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+# A real checkpoint ships its own template, which the backends use unchanged.
+CHAT_TEMPLATE = QWEN_CHATML_TEMPLATE
 
 _CORPUS = (
     "You are a navigation robot. Follow the instruction. Images 1-5 are history views, image 6 is "
