@@ -28,25 +28,25 @@ RUN case "${ROS_DISTRO}" in humble|jazzy|kilted) ;; \
  && case "${ROBOT}" in dog|uav|wheeled) ;; \
       *) echo "build arg ROBOT must be dog, uav or wheeled, got '${ROBOT}'" >&2; exit 1 ;; esac
 
-# python3-venv: our pip packages live in a venv that also sees the apt-installed rclpy
-# (--system-site-packages), the layout the ROS docs recommend; it keeps pip off Debian's files.
+# Our pip packages go into the system Python (/usr/local), not a venv: setuptools ignores
+# setup.cfg's install_scripts inside a venv (ros2/ci#400, colcon-core#518), which would put the
+# console scripts in bin/ where `ros2 run` and launch files do not look. pip on Ubuntu installs
+# upgrades (numpy 2) into /usr/local and leaves Debian's copies in place; PIP_BREAK_SYSTEM_PACKAGES
+# allows that on Ubuntu 24.04 (Jazzy, Kilted) and is ignored by Humble's older pip.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3-pip python3-venv \
+ && apt-get install -y --no-install-recommends python3-pip \
  && rm -rf /var/lib/apt/lists/*
-
-RUN python3 -m venv --system-site-packages /opt/r1/venv \
- && touch /opt/r1/venv/COLCON_IGNORE
-ENV PATH=/opt/r1/venv/bin:${PATH} \
+ENV PIP_BREAK_SYSTEM_PACKAGES=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1
 
 # The non-ROS Python requirements (ROS itself comes from apt). Copied alone so that source edits
 # do not reinstall torch.
 COPY docker/requirements-ros-image.txt /tmp/requirements-ros-image.txt
-RUN pip install --no-cache-dir -r /tmp/requirements-ros-image.txt
+RUN python3 -m pip install --no-cache-dir -r /tmp/requirements-ros-image.txt
 
 # ROS dependencies declared in the package.xml files; the python3-* keys are skipped because the
-# venv above provides newer versions of the same libraries (numpy 2, OpenCV wheels).
+# pip step above provides newer versions of the same libraries (numpy 2, OpenCV wheels).
 WORKDIR /ws
 COPY src/r1_core/package.xml src/r1_core/package.xml
 COPY src/r1_description/package.xml src/r1_description/package.xml
@@ -60,10 +60,10 @@ RUN apt-get update \
       --skip-keys "python3-numpy python3-scipy python3-opencv python3-matplotlib python3-yaml python3-pytest" \
  && rm -rf /var/lib/apt/lists/*
 
-# Build with the venv's Python so the installed entry points run with it (`python -m colcon`).
+# Built with the system colcon and Python: the nodes land in install/lib/<package>.
 COPY src/ src/
 RUN . "/opt/ros/${ROS_DISTRO}/setup.sh" \
- && python -m colcon build --merge-install \
+ && colcon build --merge-install \
  && rm -rf build log
 
 # Fast DDS profiles: the default single-host profile (16 MiB shared-memory segments for images)

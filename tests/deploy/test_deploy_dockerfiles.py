@@ -224,3 +224,18 @@ def test_dockerfile_header_says_it_was_not_built_here(path):
     header = path.read_text().split("\nFROM", 1)[0]
     assert "NOT BUILT HERE" in header
     assert "Base:" in header, "the header states the base image and why"
+
+
+@pytest.mark.parametrize("path", ROBOT_DOCKERFILES, ids=_ids(ROBOT_DOCKERFILES))
+def test_robot_images_build_outside_a_virtual_environment(path):
+    # setuptools ignores setup.cfg's install_scripts in a venv (ros2/ci#400): the nodes would land in
+    # bin/, where ros2 launch does not look. Each package relies on that option.
+    for package in PACKAGES:
+        cfg = (ROOT / "src" / package / "setup.cfg").read_text()
+        assert f"install_scripts=$base/lib/{package}" in cfg.replace(" ", "")
+    runs = [i.args for i in parse_dockerfile(path) if i.keyword == "RUN"]
+    assert not any("venv" in r for r in runs)
+    (build,) = [r for r in runs if "colcon build" in r]
+    assert re.search(r'\. "/opt/ros/\$\{ROS_DISTRO\}/setup\.sh"\s+&&\s+colcon build --merge-install', build), build
+    env = " ".join(i.args for i in parse_dockerfile(path) if i.keyword == "ENV")
+    assert "/opt/r1/venv" not in env
