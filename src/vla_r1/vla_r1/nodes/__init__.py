@@ -1,0 +1,1 @@
+"""Thin rclpy nodes around the vla_r1 core."""
