@@ -105,7 +105,7 @@ def run_episode(
             frame = blank
         obs = Observation(episode.instruction, frame, tuple(frames[-history:]), sim.pose(), sim.time)
         if render:
-            frames.append(frame)
+            frames = [*frames[-(history - 1):], frame] if history > 1 else [frame]
         reply = reasoner.infer(obs)
         replies += 1
         texts.append(reply.text)
