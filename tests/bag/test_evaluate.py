@@ -97,6 +97,10 @@ def test_startup_staleness_is_not_another_event_but_later_staleness_is():
     s = safety_section(_bag(depth_first=0.05), _run([(0.0, Twist())], ev), OPTS)
     assert [e["action"] for e in s["other_events"]] == ["stale", "slowdown"]
     assert s["stale"] == 2 and s["slowdowns"] == 1
+    # Obstacle data that first arrives long after the first frame: the start-up staleness counts too.
+    late = [(0.0, ev[0][1]), (1.0, {"stamp": 101.0, "zone": "obstacles", "action": "fresh"})]
+    s = safety_section(_bag(depth_first=0.05), _run([(0.0, Twist())], late), OPTS)
+    assert [e["action"] for e in s["other_events"]] == ["stale", "fresh"]
 
 
 def test_summary_and_json_safety():

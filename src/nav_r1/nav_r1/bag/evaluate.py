@@ -31,13 +31,17 @@ class EvalOptions:
     # Speeds below these count as standing still [m/s, rad/s].
     still_linear: float = 0.01
     still_angular: float = 0.02
+    # Obstacle data may reach the controller this long after the bag's first depth frame before
+    # its start-up staleness counts as a safety event (a first frame can beat its camera_info) [s].
+    startup_grace_s: float = 0.5
     # Distance scale k of Nav-R1's rewards exp(-k * d) [1/m].
     reward_k: float = 1.0
     # Success radius for navigation metrics (VLN-CE: 3 m).
     success_radius_m: float = 3.0
 
     def __post_init__(self) -> None:
-        for name in ("stop_target_s", "still_linear", "still_angular", "reward_k", "success_radius_m"):
+        for name in ("stop_target_s", "startup_grace_s", "still_linear", "still_angular", "reward_k",
+                     "success_radius_m"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0.0):
                 raise ValueError(f"evaluation option {name} must be a positive number, got {v!r}")
@@ -154,15 +158,25 @@ def _time_to_still(run: RunTrace, appeared: float, opts: EvalOptions) -> tuple[f
 def safety_section(bag: BagTraces, run: RunTrace, opts: EvalOptions) -> dict[str, Any]:
     """Zone events, and for every stop: when the obstacle appeared and how long until standstill.
 
-    ``other_events`` lists everything but stop/clear transitions and the stale/fresh pair a
-    controller reports before the first obstacle frame reaches it (it starts with no data).
+    ``other_events`` lists everything but stop/clear transitions and the start-up staleness: a
+    controller has no obstacle data until the first frame reaches it, so the stale/fresh events up
+    to its first ``fresh`` are start-up when that ``fresh`` comes within ``startup_grace_s`` of
+    the bag's first depth frame.
     """
     counts = Counter(f"{e.get('zone', '?')}:{e.get('action', '?')}" for _, e in run.events)
     first = bag.depth_first_s
+    startup_end = -1
+    fresh = next((i for i, (_, e) in enumerate(run.events) if e.get("action") == "fresh"), None)
+    if fresh is not None and first is not None:
+        t_fresh, ev_fresh = run.events[fresh]
+        stamp = ev_fresh.get("stamp")
+        t_fresh = float(stamp) - bag.t0_s if isinstance(stamp, (int, float)) else t_fresh
+        if t_fresh <= first + opts.startup_grace_s:
+            startup_end = fresh
     stops, other = [], []
-    for t_out, ev in run.events:
+    for i, (t_out, ev) in enumerate(run.events):
         action = ev.get("action")
-        startup = action in ("stale", "fresh") and first is not None and t_out <= first + opts.stop_target_s
+        startup = action in ("stale", "fresh") and i <= startup_end
         if action not in ("stop", "clear") and not startup:
             other.append({"t": _r(t_out), **ev})
         if action != "stop":
@@ -260,6 +274,7 @@ def evaluate(bag: BagTraces, run: RunTrace, opts: EvalOptions) -> dict[str, Any]
         },
         "options": {
             "stop_target_s": opts.stop_target_s,
+            "startup_grace_s": opts.startup_grace_s,
             "still_linear": opts.still_linear,
             "still_angular": opts.still_angular,
             "reward_k": opts.reward_k,

@@ -41,7 +41,7 @@ class LiveOptions:
     # How long to wait for the nodes under test to subscribe before playing [s, wall].
     wait_s: float = 15.0
     # Bag topics whose subscribers must exist before playback starts.
-    wait_for: tuple[str, ...] = ("odom",)
+    wait_for: tuple[str, ...] = ("odom", "camera/depth/image_raw")
     # Wall time to keep listening after the last message, so the last commands arrive [s].
     drain_s: float = 0.5
 
