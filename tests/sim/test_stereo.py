@@ -23,6 +23,8 @@ def test_shapes_and_types(samples):
         assert s.K.shape == (3, 3) and s.K[0, 2] == pytest.approx(79.5)
         assert s.baseline == pytest.approx(0.10)
         assert np.median(s.depth_gt[s.depth_gt > 0]) >= 0.8
+        assert s.depth_right is not None and s.depth_right.shape == s.depth_gt.shape
+        assert abs(float(np.median(s.depth_right)) - float(np.median(s.depth_gt))) < 0.5
 
 
 def test_disparity_from_depth_warps_right_onto_left(samples):

@@ -36,6 +36,8 @@ class StereoSample:
     baseline: float
     scene_seed: int
     pose: Pose2D
+    #: Ground-truth depth of the right view (for right-to-left consistency losses), metres.
+    depth_right: NDArray[np.float32] | None = None
 
     @property
     def disparity_gt(self) -> NDArray[np.float32]:
@@ -108,12 +110,13 @@ def render_stereo_dataset(
                 if np.median(depth[depth > 0]) >= 0.8 if np.any(depth > 0) else False:
                     break
             left, right = sim.render_stereo()
+            depth_right = sim.render_depth(right=True)
             if underwater:
                 params = water_params(rng)  # one water body for both views of a pair
                 left = apply_underwater(left, depth, params)
-                right = apply_underwater(right, sim.render_depth(right=True), params)
+                right = apply_underwater(right, depth_right, params)
             out.append(StereoSample(left, right, depth, sim.camera_intrinsics(), sim.stereo_baseline_m,
-                                    scene_seed, sim.pose()))
+                                    scene_seed, sim.pose(), depth_right))
     finally:
         if sim is not None:
             sim.close()
