@@ -102,16 +102,20 @@ def test_fastdds2_super_client_structure():
 
 TALKER = """
 import sys, time, rclpy
+from rclpy.executors import ExternalShutdownException
 from std_msgs.msg import String
 rclpy.init()
 node = rclpy.create_node("ds_talker")
 pub = node.create_publisher(String, "ds_probe", 10)
 end = time.monotonic() + float(sys.argv[1])
-while time.monotonic() < end:
-    pub.publish(String(data="hello"))
-    rclpy.spin_once(node, timeout_sec=0.1)
+try:
+    while time.monotonic() < end:
+        pub.publish(String(data="hello"))
+        rclpy.spin_once(node, timeout_sec=0.1)
+except (KeyboardInterrupt, ExternalShutdownException):  # the test's SIGINT once the listeners are done
+    pass
 node.destroy_node()
-rclpy.shutdown()
+rclpy.try_shutdown()
 """
 
 LISTENER = """

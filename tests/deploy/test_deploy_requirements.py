@@ -132,7 +132,9 @@ def _third_party_imports(root_module: str) -> set[str]:
         for name in _imports(source, module):
             top = name.split(".")[0]
             if top == "r1_core":
-                todo.append(name)
+                # importing a.b.c runs the __init__ of a and a.b as well
+                parts = name.split(".")
+                todo.extend(".".join(parts[: i + 1]) for i in range(len(parts)))
             elif top and top not in sys.stdlib_module_names and top != "__future__":
                 third.add(top)
     return third
