@@ -57,6 +57,8 @@ def test_nav_r1_think_action() -> None:
         ("move up 1 m", [("up", 1.0)]),
         ("fly down 30cm", [("down", 0.3)]),
         ("move forward 1e1 cm", [("forward", 0.1)]),
+        ("MOVE_FORWARD", [("forward", 0.25)]),
+        ("TURN_RIGHT", [("turn_right", 30.0)]),
     ],
 )
 def test_single_action_forms(text: str, expected: list[tuple[str, float]]) -> None:

@@ -85,9 +85,9 @@ _MOVE = (
 )
 _TURN = r"(?:turn|turns|turning|rotate|rotates|rotating|yaw|yaws|yawing)"
 _VERTICAL_UP = (
-    rf"(?:ascend|ascends|ascending|rise|rises|rising|climb|climbs|climbing|{_MOVE}\s+up(?:wards?)?)"
+    rf"(?:ascend|ascends|ascending|rise|rises|rising|climb|climbs|climbing|{_MOVE}[\s_]+up(?:wards?)?)"
 )
-_VERTICAL_DOWN = rf"(?:descend|descends|descending|sink|sinks|sinking|{_MOVE}\s+down(?:wards?)?)"
+_VERTICAL_DOWN = rf"(?:descend|descends|descending|sink|sinks|sinking|{_MOVE}[\s_]+down(?:wards?)?)"
 _STOP = r"(?:stop|stops|stopping|halt)"
 # A magnitude stays on the verb's line, so a list marker below is not one ("turn left\n2. stop").
 _MAGNITUDE = (
@@ -97,8 +97,9 @@ _MAGNITUDE = (
 
 
 def _action_regex(bare_ok: bool) -> re.Pattern[str]:
-    fwd_verb = rf"(?:{_MOVE}\s+)" + ("?" if bare_ok else "")
-    turn_verb = rf"(?:{_TURN}\s+(?:to\s+(?:the\s+)?)?)" + ("?" if bare_ok else "")
+    # "[\s_]" also reads Habitat's action names (MOVE_FORWARD, TURN_LEFT).
+    fwd_verb = rf"(?:{_MOVE}[\s_]+)" + ("?" if bare_ok else "")
+    turn_verb = rf"(?:{_TURN}[\s_]+(?:to\s+(?:the\s+)?)?)" + ("?" if bare_ok else "")
     return re.compile(
         rf"(?:(?P<forward>{fwd_verb}(?:forwards?|ahead|straight(?:\s+ahead)?))"
         rf"|(?P<turn>{turn_verb}(?P<side>left|right))"
