@@ -124,3 +124,23 @@ def test_bag_with_neither_plan_nor_teleop_is_refused(tmp_path, capsys):
     assert replay_main([str(bag), "--report", str(tmp_path / "r"), "--no-progress"]) == 1
     assert "neither a plan" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_bag_without_depth_replays_with_no_obstacles(tmp_path, capsys):
+    """The main job records no images by default: --no-obstacles runs the core without that source."""
+    bag = tmp_path / "bag"
+    build_phase_bag(bag, Phases(omit=("/camera/depth/image_raw", "/camera/depth/camera_info")))
+    assert replay_main([str(bag), "--report", str(tmp_path / "r0"), "--no-progress", "--no-plots"]) == 1
+    assert "pass --no-obstacles" in capsys.readouterr().err
+    r = _replay(bag, tmp_path / "r", "--no-obstacles")
+    assert r["safety"]["events"] == []
+    # Without the obstacle the controller drives through the phase the recording stood still in.
+    assert r["commands"]["confusion"].get("stop->forward", 0) > 50
+
+
+def test_params_file_sets_the_core(phase_bag, tmp_path):
+    params = tmp_path / "control.yaml"
+    params.write_text("control_node:\n  ros__parameters:\n    use_sim_time: true\n"
+                      "    obstacle_source: depth\n    primitives:\n      linear_speed: 0.2\n")
+    r = _replay(phase_bag[0], tmp_path / "r", "--params", str(params))
+    assert r["commands"]["velocity_error"]["vx"]["max_abs"] == pytest.approx(0.1, abs=1e-3)

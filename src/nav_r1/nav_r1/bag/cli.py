@@ -16,7 +16,7 @@ from nav_r1.bag.record import DEFAULT_TOPICS
 from nav_r1.bag.report import ReportDir, write_report
 from nav_r1.bag.traces import TopicNames, read_traces, require_for_replay
 from nav_r1.control import ControlConfig
-from r1_core.params import ParamError, from_mapping, load_ros_params
+from r1_core.params import ParamError, from_mapping, iter_params, load_ros_params, replace
 
 
 def _replay_parser() -> argparse.ArgumentParser:
@@ -39,6 +39,9 @@ def _replay_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="wheeled", help="offline: control preset (wheeled, dog, uav)")
     p.add_argument("--params", type=Path, default=None,
                    help="offline: ROS parameter file for control_node (overrides the preset)")
+    p.add_argument("--no-obstacles", action="store_true",
+                   help="offline: the bag has no depth; run the core without an obstacle source "
+                        "(timeouts.obstacles_s = 0, as the node's obstacle_source none)")
     p.add_argument("--stop-target", type=float, default=EvalOptions.stop_target_s,
                    help="time within which a stop must be commanded after an obstacle appears [s]")
     p.add_argument("--reward-k", type=float, default=EvalOptions.reward_k, help="k of exp(-k d) rewards [1/m]")
@@ -49,9 +52,15 @@ def _replay_parser() -> argparse.ArgumentParser:
 
 def _control_config(args: argparse.Namespace) -> ControlConfig:
     if args.params is None:
-        return ControlConfig.for_profile(args.profile)
-    values = load_ros_params(args.params, "control_node")
-    return from_mapping(ControlConfig, values, what=str(args.params))
+        cfg = ControlConfig.for_profile(args.profile)
+    else:
+        values = load_ros_params(args.params, "control_node")
+        # The file also holds the node's own parameters (obstacle_source ...): keep the core's.
+        known = {p.name for p in iter_params(ControlConfig)}
+        cfg = from_mapping(ControlConfig, {k: v for k, v in values.items() if k in known}, what=str(args.params))
+    if args.no_obstacles:
+        cfg = replace(cfg, **{"timeouts.obstacles_s": 0.0})
+    return cfg
 
 
 def replay_main(argv: Sequence[str]) -> int:
@@ -68,7 +77,7 @@ def replay_main(argv: Sequence[str]) -> int:
         return 2
     try:
         with BagSource(args.bag) as source, ReportDir(args.report, overwrite=args.force) as out:
-            require_for_replay(source, names)
+            require_for_replay(source, names, need_depth=not args.no_obstacles)
             bag = read_traces(source, names)
             t_wall = time.perf_counter()
             if args.live:

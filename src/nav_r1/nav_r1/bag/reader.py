@@ -52,6 +52,11 @@ class BagSource:
         self.path = Path(path)
         if not self.path.exists():
             raise BagError(f"bag '{self.path}' does not exist")
+        if self.path.is_dir() and not (self.path / "metadata.yaml").exists():
+            found = sorted(p.name for p in self.path.glob("*.mcap")) + sorted(p.name for p in self.path.glob("*.db3"))
+            hint = (f"; it holds {', '.join(found)} but rosbag2 writes metadata.yaml when a recording ends: "
+                    "was the recording interrupted?") if found else ""
+            raise BagError(f"bag '{self.path}' cannot be opened: no metadata.yaml{hint}")
         self._store = typestore()
         try:
             self._reader = AnyReader([self.path], default_typestore=self._store)

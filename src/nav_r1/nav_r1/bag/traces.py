@@ -157,10 +157,10 @@ def _add(traces: BagTraces, names: TopicNames, m: BagMessage, t: float, msg: Any
 
 def require_for_replay(source: BagSource, names: TopicNames, need_depth: bool = True) -> None:
     """Fail early with a BagError naming the topics a control replay cannot do without."""
-    needed = [names.odom]
+    source.require([names.odom], "needed to replay through the control node")
     if need_depth:
-        needed += [names.depth, names.depth_info]
-    source.require(needed, "needed to replay through the control node")
+        source.require([names.depth, names.depth_info],
+                       "the control node's obstacle source; for a bag without depth pass --no-obstacles")
     if names.plan not in source.topics and names.joy not in source.topics and names.key not in source.topics:
         raise BagError(
             f"bag '{source.path}' has neither a plan ('{names.plan}') nor teleop ('{names.joy}', "
