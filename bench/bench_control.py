@@ -104,9 +104,15 @@ def bench_core() -> None:
 
 
 # ---- processes ---------------------------------------------------------------------------------
+def normal_scheduling() -> None:
+    """Children start with normal scheduling whatever the bench's thread has (they set their own)."""
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 def start_burners(n: int) -> list[subprocess.Popen[bytes]]:
     """``n`` processes spinning in Python: a stand-in for a busy reasoning process."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=normal_scheduling)
+            for _ in range(n)]
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -123,7 +129,8 @@ def start_node(*params: str) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "nav_r1.nodes.control_node", "--ros-args", "-p", "stats_period_s:=0.5"]
     for p in params:
         args += ["-p", p]
-    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=normal_scheduling)
 
 
 def set_fifo(priority: int) -> None:
@@ -252,7 +259,8 @@ def bench_jitter(seconds: float, burners: int) -> None:
         procs = start_burners(burners) if load else []
         try:
             out = subprocess.run([sys.executable, __file__, "--bare-timer", str(seconds), "--rt", str(rt)],
-                                 cwd=ROOT, capture_output=True, text=True, check=True, timeout=seconds + 60)
+                                 cwd=ROOT, capture_output=True, text=True, check=True, timeout=seconds + 60,
+                                 preexec_fn=normal_scheduling)
         finally:
             stop(procs)
         periods = json.loads(out.stdout.strip().splitlines()[-1])
@@ -299,6 +307,7 @@ def bench_latency(frames: int, burners: int) -> None:
     def run(load: bool, echo: bool, rt: int) -> dict[str, float]:
         # The publisher stands in for a camera driver: it gets the same scheduling as the node under
         # test (its threads inherit it), so the row measures the node, not a starved publisher.
+        # Children are started with normal scheduling (normal_scheduling) and set their own.
         set_fifo(rt)
         drv = Driver()
         node = drv.node
@@ -307,7 +316,8 @@ def bench_latency(frames: int, burners: int) -> None:
         info_pub = node.create_publisher(type(make_camera_info(K, W, H, "c", 0.0)), "camera/depth/camera_info",
                                          SENSOR_QOS)
         depth_pub = node.create_publisher(Image, "camera/depth/image_raw", SENSOR_QOS)
-        child = (subprocess.Popen([sys.executable, __file__, "--echo", "--rt", str(rt)], cwd=ROOT) if echo
+        child = (subprocess.Popen([sys.executable, __file__, "--echo", "--rt", str(rt)], cwd=ROOT,
+                                  preexec_fn=normal_scheduling) if echo
                  else start_node(f"realtime_priority:={rt}"))
         procs = start_burners(burners) if load else []
         lat: list[float] = []
@@ -373,7 +383,7 @@ def bench_latency(frames: int, burners: int) -> None:
             child.terminate()
             child.wait(timeout=10)
             drv.close()
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+            normal_scheduling()
 
     pairs = [
         ("idle, normal scheduling", False, 0),

