@@ -78,7 +78,9 @@ ENV ROS_DISTRO=${ROS_DISTRO} \
     FASTDDS_DEFAULT_PROFILES_FILE=/opt/r1/fastdds/fastdds_profile.xml \
     FASTRTPS_DEFAULT_PROFILES_FILE=/opt/r1/fastdds/fastdds_profile.xml \
     R1_ROBOT=${ROBOT} \
-    R1_LAUNCH_ARGS=""
+    R1_LAUNCH_ARGS="reasoner:=openai:http://127.0.0.1:8000/v1#nav-r1 depth:=none"
 
+# Default launch arguments: the model behind an OpenAI-compatible server on this machine, and the
+# RGB-D camera's own depth (depth:=sgbm or learned for a stereo pair). Override R1_LAUNCH_ARGS.
 ENTRYPOINT ["/opt/r1/entrypoint.sh"]
 CMD ["bash", "-c", "exec ros2 launch nav_r1 robot.launch.py robot:=\"${R1_ROBOT}\" ${R1_LAUNCH_ARGS}"]

@@ -25,7 +25,7 @@ from deploy_static import (
     ros2_launch_targets,
 )
 
-from nav_r1.graph import LAUNCH_ARGUMENTS, build_graph
+from nav_r1.graph import LAUNCH_ARGUMENTS, build_graph, parse_arguments
 
 DOCKERFILES = sorted(DOCKER.glob("Dockerfile.*[!e]"))  # not the *.dockerignore files
 ROBOT_DOCKERFILES = [DOCKER / "Dockerfile.robot", DOCKER / "Dockerfile.jetson"]
@@ -150,6 +150,19 @@ def _cmd_line(path: Path) -> str:
 def test_robot_images_start_the_robot_launch_file(path):
     targets = ros2_launch_targets(_cmd_line(path))
     assert targets == [("nav_r1", "robot.launch.py", ["robot"])]
+
+
+@pytest.mark.parametrize("path", ROBOT_DOCKERFILES, ids=_ids(ROBOT_DOCKERFILES))
+def test_robot_images_default_launch_arguments_are_valid(path):
+    env = " ".join(i.args for i in parse_dockerfile(path) if i.keyword == "ENV")
+    match = re.search(r'R1_LAUNCH_ARGS="([^"]*)"', env)
+    assert match, "R1_LAUNCH_ARGS has no default"
+    values = dict(re.findall(r"([A-Za-z_]\w*):=(\S*)", match.group(1)))
+    values["robot"] = arg_defaults(parse_dockerfile(path))["ROBOT"]
+    parse_arguments(values)  # unknown names and bad choices raise
+    # a real robot has no episode file: the image must not default to the simulator's expert
+    assert values.get("reasoner", "expert").startswith("openai:")
+    assert build_graph(values)
 
 
 def test_robot_launch_file_is_installed_and_takes_the_robot_argument():
