@@ -99,6 +99,10 @@ def test_several_actions_in_one_reply(body: str) -> None:
     ]
 
 
+def test_repeated_trailing_stops_collapse() -> None:
+    assert actions("<action>forward, stop, stop, stop</action>") == [("forward", 0.25), ("stop", 0.0)]
+
+
 def test_uni_navid_style_untagged_action_list() -> None:
     assert actions("forward forward left stop") == [
         ("forward", 0.25),
@@ -199,6 +203,8 @@ def test_action_without_think_is_accepted_unless_required() -> None:
         ("<think>t</think><action>turn left 7 rad</action>", "over_cap", "max_turn_deg=180"),
         ("<think>t</think><action>ascend 10 m</action>", "over_cap", "max_vertical_m=2"),
         ("move forward 3.", "missing_unit", "'move forward 3'"),
+        ("<action>stop, turn left 30°</action>", "stop_not_last", "'turn left 30°' comes after 'stop'"),
+        ("I will not stop yet: move forward 50 cm.", "stop_not_last", "after 'stop'"),
     ],
 )
 def test_failure_kinds(text: str, code: str, detail: str) -> None:

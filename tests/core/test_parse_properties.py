@@ -43,6 +43,7 @@ def _check_invariants(text: str, limits: ParseLimits = LIMITS) -> None:
     if result.ok:
         assert result.failure is None
         assert len(result.actions) <= limits.max_actions
+        assert all(a.kind != "stop" for a in result.actions[:-1])  # nothing follows a stop
         for a in result.actions:
             assert isinstance(a, Action)
             assert math.isfinite(a.value) and a.value >= 0.0
@@ -76,8 +77,17 @@ def capped_actions(draw: st.DrawFn) -> Action:
     return Action(kind, value)
 
 
+@st.composite
+def action_plans(draw: st.DrawFn, max_size: int = LIMITS.max_actions) -> list[Action]:
+    """Motions, optionally ended by one stop (a stop is always the last action of a plan)."""
+    moves = draw(st.lists(capped_actions().filter(lambda a: a.kind != "stop"), max_size=max_size - 1))
+    if draw(st.booleans()) or not moves:
+        moves.append(Action("stop"))
+    return moves
+
+
 @_settings
-@given(st.lists(capped_actions(), min_size=1, max_size=LIMITS.max_actions), st.sampled_from([", ", "; ", "\n"]))
+@given(action_plans(), st.sampled_from([", ", "; ", "\n"]))
 def test_round_trip_of_action_to_text(acts: list[Action], sep: str) -> None:
     body = sep.join(a.to_text() for a in acts)
     result = parse_response(f"<think>why</think><action>{body}</action>")
@@ -90,7 +100,7 @@ def test_round_trip_of_action_to_text(acts: list[Action], sep: str) -> None:
 
 @_settings
 @given(
-    st.lists(capped_actions(), min_size=1, max_size=3),
+    action_plans(max_size=3),
     st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != ""),
 )
 def test_text_around_the_tags_is_never_accepted(acts: list[Action], junk: str) -> None:

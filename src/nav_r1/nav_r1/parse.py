@@ -9,6 +9,8 @@ Accepted forms:
 * NaVILA-style prose without tags: ``The next action is moving forward 75 cm.`` -- in prose a verb
   is required (``turn left``, not ``left``) so that "the chair on the left" is not an action.
 * Units: cm / mm / m (and spelled out), ° / deg / degrees / rad / radians.
+* A ``stop`` ends the plan: trailing repeated stops collapse into one; a motion after a stop is a
+  contradiction and fails (``stop_not_last``) rather than ending the episode early.
 
 Every failure is a :class:`ParseResult` with ``ok=False`` and a reason that starts with a short
 code (``unclosed_tag:``, ``text_outside_tags:``, ``unknown_action:``, ``over_cap:`` …), so a node
@@ -208,7 +210,18 @@ def _parse_action_list(text: str, limits: ParseLimits) -> tuple[Action, ...]:
         pos = m.end()
     if not actions:
         raise _ParseError("no_action: the action block is empty")
-    return tuple(actions)
+    return _end_at_stop(actions)
+
+
+def _end_at_stop(actions: list[Action]) -> tuple[Action, ...]:
+    """A stop ends the plan: repeated stops collapse, a motion after a stop is a contradiction."""
+    if not any(a.kind == "stop" for a in actions):
+        return tuple(actions)
+    first = next(i for i, a in enumerate(actions) if a.kind == "stop")
+    after = [a for a in actions[first + 1 :] if a.kind != "stop"]
+    if after:
+        raise _ParseError(f"stop_not_last: '{after[0].to_text()}' comes after 'stop'")
+    return tuple(actions[: first + 1])
 
 
 def _parse_prose(text: str, limits: ParseLimits) -> ParseResult:
@@ -220,7 +233,7 @@ def _parse_prose(text: str, limits: ParseLimits) -> ParseResult:
             raise _ParseError(f"too_many_actions: more than max_actions={limits.max_actions}")
     if not actions:
         raise _ParseError("no_action: no <action> tag and no action phrase in the reply")
-    return ParseResult(ok=True, reasoning=text.strip(), actions=tuple(actions), answer=None, failure=None)
+    return ParseResult(ok=True, reasoning=text.strip(), actions=_end_at_stop(actions), answer=None, failure=None)
 
 
 def _split_blocks(text: str) -> dict[str, str]:
