@@ -257,3 +257,5 @@ def test_bad_limits_are_rejected_with_the_parameter_name() -> None:
         ParseLimits(max_forward_m=-1.0)
     with pytest.raises(ParamError, match="max_actions"):
         ParseLimits(max_actions=0)
+    with pytest.raises(ParamError, match=r"'default_turn_deg' = 30\.0 exceeds 'max_turn_deg' = 10\.0"):
+        ParseLimits(max_turn_deg=10.0)

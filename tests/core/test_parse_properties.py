@@ -122,7 +122,14 @@ def test_text_around_the_tags_is_never_accepted(acts: list[Action], junk: str) -
     st.floats(min_value=0.0, max_value=10.0),
 )
 def test_magnitudes_over_any_cap_are_failures(verb: str, value: float, cap: float) -> None:
-    limits = ParseLimits(max_forward_m=cap, max_turn_deg=min(cap * 36, 360.0), max_vertical_m=cap)
+    limits = ParseLimits(
+        max_forward_m=cap,
+        max_turn_deg=min(cap * 36, 360.0),
+        max_vertical_m=cap,
+        default_forward_m=0.0,
+        default_turn_deg=0.0,
+        default_vertical_m=0.0,
+    )
     unit = "°" if verb == "turn_left" else " m"
     phrase = verb.replace("_", " ")
     _check_invariants(f"<action>{phrase} {value!r}{unit}</action>", limits)

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from nav_r1.actions import Action, ActionKind
-from r1_core.params import param, validate_params
+from r1_core.params import ParamError, param, validate_params
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,15 @@ class ParseLimits:
 
     def __post_init__(self) -> None:
         validate_params(self)
+        for default, cap in (
+            ("default_forward_m", "max_forward_m"),
+            ("default_turn_deg", "max_turn_deg"),
+            ("default_vertical_m", "max_vertical_m"),
+        ):
+            if getattr(self, default) > getattr(self, cap):
+                raise ParamError(
+                    f"parameter '{default}' = {getattr(self, default)} exceeds '{cap}' = {getattr(self, cap)}"
+                )
 
 
 @dataclass(frozen=True)
