@@ -252,3 +252,26 @@ def test_robot_images_build_outside_a_virtual_environment(path):
     assert re.search(r'\. "/opt/ros/\$\{ROS_DISTRO\}/setup\.sh"\s+&&\s+colcon build --merge-install', build), build
     env = " ".join(i.args for i in parse_dockerfile(path) if i.keyword == "ENV")
     assert "/opt/r1/venv" not in env
+
+
+@pytest.mark.parametrize("path", ROBOT_DOCKERFILES, ids=_ids(ROBOT_DOCKERFILES))
+def test_runtime_paths_are_where_the_build_puts_them(path):
+    instructions = parse_dockerfile(path)
+    workdirs = [i.args for i in instructions if i.keyword == "WORKDIR"]
+    assert workdirs[-1] == "/ws"  # colcon builds into /ws/install
+    assert "source /ws/install/setup.bash" in (DOCKER / "entrypoint.sh").read_text()
+    destinations = {}
+    for ins in instructions:
+        if ins.keyword == "COPY":
+            parts = ins.args.split()
+            destinations[parts[-1]] = parts[:-1]
+    env = " ".join(i.args for i in instructions if i.keyword == "ENV")
+    for var in ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE"):
+        match = re.search(rf"{var}=(\S+)", env)
+        assert match, var
+        assert match.group(1) in destinations, f"{var}={match.group(1)} is not copied into the image"
+        (source,) = destinations[match.group(1)]
+        assert (ROOT / source).is_file()
+    (entry,) = [i for i in instructions if i.keyword == "ENTRYPOINT"]
+    assert exec_form(entry.args) == ["/opt/r1/entrypoint.sh"]
+    assert destinations["/opt/r1/entrypoint.sh"] == ["docker/entrypoint.sh"]
