@@ -75,3 +75,25 @@ def test_timeouts_quoted_exist_with_their_defaults():
         assert hasattr(reasoning, field) and f"`{field}`" in text
     for field in ("plan_s", "odom_s", "obstacles_s"):
         assert hasattr(TimeoutConfig(), field) and f"`timeouts.{field}`" in text
+
+
+def test_arm_parameters_quoted_exist():
+    import dataclasses
+
+    from vla_r1.nodes.joint_command_node import JointCommandConfig
+    from vla_r1.nodes.vla_node import VlaNodeConfig
+    from vla_r1.planner import PlannerConfig
+
+    text = (ROOT / "docs" / "deploy" / "robot-arm.md").read_text()
+    node = {f.name for f in dataclasses.fields(VlaNodeConfig)}
+    planner = {f.name for f in dataclasses.fields(PlannerConfig)}
+    joint = {f.name for f in dataclasses.fields(JointCommandConfig)}
+    for name in re.findall(r"`planner\.(\w+)`", text):
+        assert name in planner, f"robot-arm.md: no planner parameter {name}"
+    quoted = set(re.findall(r"^- `(\w+)`", text, re.M))
+    joint_names = r"`(\w+_s|rate_hz|joint_names|command_topic|lock_topics|lock_timeouts|max_start_error)`"
+    quoted |= set(re.findall(joint_names, text))
+    assert quoted
+    for name in quoted:
+        assert name in node | joint, f"robot-arm.md: no vla_node / joint_command_node parameter {name}"
+    assert {"velocity_scale", "min_tcp_z", "approach_height"} <= planner and "`velocity_scale`" in text
