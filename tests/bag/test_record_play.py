@@ -140,3 +140,42 @@ def test_player_refuses_unknown_topics_and_bad_rates(ctx, phase_bag):
     with pytest.raises(ValueError, match="old:=new"):
         parse_remaps(["odom=x"])
     node.destroy_node()
+
+
+def test_record_cli_records_advertised_topics(ctx, tmp_path):
+    """``nav-r1 record -o BAG topics``: a separate process discovers, records for --duration, seals."""
+    import subprocess
+    import sys
+
+    node = Node("bag_test_cli_pub", context=ctx)
+    pub = node.create_publisher(String, "nav_r1/status", 10)
+    stop = threading.Event()
+
+    def publish():
+        i = 0
+        while not stop.is_set():
+            pub.publish(String(data=json.dumps({"plan_id": i})))
+            i += 1
+            time.sleep(0.02)
+
+    th = threading.Thread(target=publish, daemon=True)
+    bag = tmp_path / "cli"
+    with _Spin(ctx, node):
+        th.start()
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", "import sys; from nav_r1.bag.cli import record_main; "
+                 "sys.exit(record_main(sys.argv[1:]))", "-o", str(bag), "nav_r1/status", "not/advertised",
+                 "--duration", "1.5", "--discover", "3"],
+                capture_output=True, text=True, timeout=60,
+            )
+        finally:
+            stop.set()
+            th.join()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "recorded" in proc.stdout
+    with BagSource(bag) as src:
+        assert src.topics == {"nav_r1/status": "std_msgs/msg/String"}
+        ids = [json.loads(src.deserialize(m).data)["plan_id"] for m in src.messages()]
+    assert len(ids) > 10 and ids == sorted(ids)
+    node.destroy_node()

@@ -84,13 +84,20 @@ def replay_main(argv: Sequence[str]) -> int:
                 from nav_r1.bag.live import LiveOptions, run_live  # rclpy only when replaying live
 
                 live = LiveOptions(play=play, cmd_stamped=not args.cmd_unstamped, wait_s=args.wait)
-                run, _ = run_live(source, names, live)
+                run, played = run_live(source, names, live)
+                # How well the player kept to the bag's timing: a lagging player (an overloaded
+                # machine) shows up here and explains staleness events in the safety section.
+                replay: dict[str, Any] = {"rate": args.rate, "max_lag_s": round(played.max_lag_s, 4),
+                                          "published": played.published, "clock_messages": played.clock_msgs}
             else:
                 from nav_r1.bag.offline import run_offline
 
                 run, _ = run_offline(source, config, names, progress=not args.no_progress)
+                replay = {"rate": None, "controller": "FastController", "profile": args.profile,
+                          "params": str(args.params) if args.params else None}
             wall = time.perf_counter() - t_wall
             report = evaluate(bag, run, opts)
+            report["replay"] = replay
             write_report(out.tmp, report, bag, run, plots=not args.no_plots)
     except (BagError, FileExistsError, TimeoutError) as exc:
         print(f"[error] {exc}; no report written", file=sys.stderr)
@@ -112,8 +119,8 @@ def _print_summary(report: dict[str, Any], out: Path, wall: float, duration: flo
 def record_main(argv: Sequence[str]) -> int:
     """Entry point of ``nav-r1 record``: record live topics to an MCAP bag until Ctrl-C or --duration."""
     p = argparse.ArgumentParser(prog="nav-r1 record", description="Record live topics to a rosbag2 MCAP bag.")
-    p.add_argument("output", type=Path, help="bag directory to create")
-    p.add_argument("--topics", nargs="+", default=list(DEFAULT_TOPICS),
+    p.add_argument("-o", "--output", type=Path, required=True, help="bag directory to create")
+    p.add_argument("topics", nargs="*", default=list(DEFAULT_TOPICS),
                    help="topics to record (default: the Nav-R1 graph's); only those advertised are recorded")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
     p.add_argument("--discover", type=float, default=2.0, help="seconds to wait for topics to be advertised")
