@@ -17,11 +17,11 @@ os.environ["ROS_DOMAIN_ID"] = str(random.Random(os.getpid() ^ 0x57E2).randint(10
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 rclpy = pytest.importorskip("rclpy")
-from r1_core.ros.convert import depth_image_to_metres, make_camera_info, numpy_to_image  # noqa: E402
-from r1_core.ros.qos import SENSOR_QOS  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 from stereo_msgs.msg import DisparityImage  # noqa: E402
 
+from r1_core.ros.convert import depth_image_to_metres, make_camera_info, numpy_to_image  # noqa: E402
+from r1_core.ros.qos import SENSOR_QOS  # noqa: E402
 from stereo_adapter.data import synth_pair  # noqa: E402
 
 pytestmark = pytest.mark.ros

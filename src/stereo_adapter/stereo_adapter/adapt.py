@@ -72,7 +72,7 @@ def adapt_lora(
         total.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        row = {k: float(v) for k, v in terms.items()}
+        row = {k: float(v.detach()) for k, v in terms.items()}
         row["objective"] = float(total)
         history.append(row)
         bar.set_postfix(loss=f"{row['total']:.4f}")

@@ -50,7 +50,8 @@ class SceneConfig:
     """Ranges the analytic scene generator samples from."""
 
     min_depth_m: float = 1.5
-    max_depth_m: float = 12.0
+    # Far enough for a receding background, near enough that small test images keep >1 px disparity.
+    max_depth_m: float = 8.0
     n_boxes: tuple[int, int] = (2, 5)
     # With fx ∝ width, disparity as a fraction of the width is size-independent: 0.25 m gives
     # ~12 % of the width at min_depth_m, so small test images still have useful disparities.

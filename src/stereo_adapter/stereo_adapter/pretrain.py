@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def tiny_config() -> ModelConfig:
     """A small architecture for tests and quick runs (stride 4, two blocks, four iterations)."""
     return ModelConfig(embed_dim=32, depth=2, heads=2, stride=4, hidden_dim=32, corr_levels=3, corr_radius=3,
-                       iters=4, max_disp=32.0, lora_rank=8, lora_alpha=8.0)
+                       iters=4, max_disp=16.0, lora_rank=8, lora_alpha=8.0)
 
 
 if __name__ == "__main__":
