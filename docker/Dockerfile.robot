@@ -5,7 +5,7 @@
 # Base: the official `ros:<distro>-ros-base` image (Ubuntu + ROS apt packages, colcon and rosdep
 # already in it). CUDA does not come from the base: PyPI's x86-64 torch wheels carry their own CUDA
 # runtime and cuDNN, so the container needs only the host's NVIDIA driver, handed in by the NVIDIA
-# Container Toolkit (`gpus: all` in docker/compose.yaml). That keeps one official ROS base for
+# Container Toolkit (the GPU reservation in docker/compose.yaml). That keeps one official ROS base for
 # Humble, Jazzy and Kilted instead of a CUDA base plus a hand-made ROS install. A CPU-only machine
 # runs the same image (torch falls back to the CPU).
 #
@@ -14,12 +14,12 @@
 # NOT BUILT HERE: our machines have no Docker engine. tests/deploy lints this file with hadolint and
 # checks statically what it copies and runs; see docs/deploy/README.md for what that does not cover.
 ARG ROS_DISTRO=jazzy
-FROM ros:${ROS_DISTRO}-ros-base
 
+# ---- build: colcon on the base's own Python and setuptools, before pip adds anything ----------
+FROM ros:${ROS_DISTRO}-ros-base AS build
 ARG ROS_DISTRO
 # dog | uav | wheeled: the `robot:=` argument of robot.launch.py (changeable at run time, R1_ROBOT).
 ARG ROBOT=dog
-
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 # Fail on a bad argument before the long steps, naming it.
@@ -28,22 +28,33 @@ RUN case "${ROS_DISTRO}" in humble|jazzy|kilted) ;; \
  && case "${ROBOT}" in dog|uav|wheeled) ;; \
       *) echo "build arg ROBOT must be dog, uav or wheeled, got '${ROBOT}'" >&2; exit 1 ;; esac
 
-# Our pip packages go into the system Python (/usr/local), not a venv: setuptools ignores
-# setup.cfg's install_scripts inside a venv (ros2/ci#400, colcon-core#518), which would put the
-# console scripts in bin/ where `ros2 run` and launch files do not look. pip on Ubuntu installs
-# upgrades (numpy 2) into /usr/local and leaves Debian's copies in place; PIP_BREAK_SYSTEM_PACKAGES
-# allows that on Ubuntu 24.04 (Jazzy, Kilted) and is ignored by Humble's older pip.
+# The system colcon and Python, no venv: setuptools ignores setup.cfg's install_scripts inside a
+# venv (ros2/ci#400, colcon-core#518) and the nodes would land in bin/, where `ros2 run` and launch
+# files do not look. In its own stage so the pip packages of the runtime stage (torch pulls in a
+# newer setuptools) never touch the build, and source edits do not reinstall them.
+WORKDIR /ws
+COPY src/ src/
+RUN . "/opt/ros/${ROS_DISTRO}/setup.sh" \
+ && colcon build --merge-install \
+ && rm -rf build log
+
+# ---- runtime ----------------------------------------------------------------------------------
+FROM ros:${ROS_DISTRO}-ros-base AS runtime
+ARG ROS_DISTRO
+ARG ROBOT=dog
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+# The non-ROS Python requirements (ROS itself comes from apt) go into /usr/local beside Debian's
+# packages: --ignore-installed never uninstalls a Debian copy (Ubuntu 24.04 refuses to, having no
+# RECORD for them), PIP_BREAK_SYSTEM_PACKAGES allows it on 24.04 and is ignored by Humble's pip.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3-pip \
  && rm -rf /var/lib/apt/lists/*
 ENV PIP_BREAK_SYSTEM_PACKAGES=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONUNBUFFERED=1
-
-# The non-ROS Python requirements (ROS itself comes from apt). Copied alone so that source edits
-# do not reinstall torch.
 COPY docker/requirements-ros-image.txt /tmp/requirements-ros-image.txt
-RUN python3 -m pip install --no-cache-dir -r /tmp/requirements-ros-image.txt
+RUN python3 -m pip install --no-cache-dir --ignore-installed -r /tmp/requirements-ros-image.txt
 
 # ROS dependencies declared in the package.xml files; the python3-* keys are skipped because the
 # pip step above provides newer versions of the same libraries (numpy 2, OpenCV wheels).
@@ -60,11 +71,7 @@ RUN apt-get update \
       --skip-keys "python3-numpy python3-scipy python3-opencv python3-matplotlib python3-yaml python3-pytest" \
  && rm -rf /var/lib/apt/lists/*
 
-# Built with the system colcon and Python: the nodes land in install/lib/<package>.
-COPY src/ src/
-RUN . "/opt/ros/${ROS_DISTRO}/setup.sh" \
- && colcon build --merge-install \
- && rm -rf build log
+COPY --from=build /ws/install /ws/install
 
 # Fast DDS profiles: the default single-host profile (16 MiB shared-memory segments for images)
 # and the multi-machine ones (docs/deploy/multi-machine.md). Fast DDS 2.x (Humble, Jazzy) reads

@@ -61,6 +61,20 @@ def parse_dockerfile(path: Path) -> list[Instruction]:
     return out
 
 
+def stages(instructions: list[Instruction]) -> dict[str, list[Instruction]]:
+    """Instructions per build stage, keyed by the stage's ``AS`` name (or its index)."""
+    out: dict[str, list[Instruction]] = {}
+    current: list[Instruction] | None = None
+    for ins in instructions:
+        if ins.keyword == "FROM":
+            parts = ins.args.split()
+            name = parts[2] if len(parts) == 3 and parts[1].upper() == "AS" else str(len(out))
+            current = out.setdefault(name, [])
+        if current is not None:
+            current.append(ins)
+    return out
+
+
 def exec_form(args: str) -> list[str] | None:
     """The list of a JSON (exec) form argument, or None for the shell form."""
     text = args.strip()

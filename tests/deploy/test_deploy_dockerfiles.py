@@ -23,6 +23,7 @@ from deploy_static import (
     parse_dockerfile,
     read_dockerignore,
     ros2_launch_targets,
+    stages,
 )
 
 from nav_r1.graph import LAUNCH_ARGUMENTS, build_graph, parse_arguments
@@ -132,7 +133,7 @@ def _case_patterns(text: str, var: str) -> set[str]:
 def test_robot_image_bases():
     robot = parse_dockerfile(DOCKER / "Dockerfile.robot")
     froms = [i.args for i in robot if i.keyword == "FROM"]
-    assert froms == ["ros:${ROS_DISTRO}-ros-base"]
+    assert froms == ["ros:${ROS_DISTRO}-ros-base AS build", "ros:${ROS_DISTRO}-ros-base AS runtime"]
     jetson = arg_defaults(parse_dockerfile(DOCKER / "Dockerfile.jetson"))
     assert re.fullmatch(r"nvcr\.io/nvidia/l4t-jetpack:r\d+\.\d+(\.\d+)?", jetson["BASE_IMAGE"])
     server = [i.args for i in parse_dockerfile(DOCKER / "Dockerfile.server") if i.keyword == "FROM"]
@@ -246,9 +247,19 @@ def test_robot_images_build_outside_a_virtual_environment(path):
     for package in PACKAGES:
         cfg = (ROOT / "src" / package / "setup.cfg").read_text()
         assert f"install_scripts=$base/lib/{package}" in cfg.replace(" ", "")
-    runs = [i.args for i in parse_dockerfile(path) if i.keyword == "RUN"]
+    instructions = parse_dockerfile(path)
+    runs = [i.args for i in instructions if i.keyword == "RUN"]
     assert not any("venv" in r for r in runs)
     (build,) = [r for r in runs if "colcon build" in r]
+    # colcon runs in its own stage, before and apart from the pip installs (torch pulls in a newer
+    # setuptools); the runtime stage takes the install tree from it.
+    by_stage = stages(instructions)
+    assert set(by_stage) >= {"build", "runtime"}
+    build_runs = " ".join(i.args for i in by_stage["build"] if i.keyword == "RUN")
+    assert "colcon build" in build_runs and "pip install" not in build_runs
+    copies = [(i.flags, i.args) for i in by_stage["runtime"] if i.keyword == "COPY"]
+    assert (("--from=build",), "/ws/install /ws/install") in copies
+    assert list(by_stage)[-1] == "runtime", "the last stage is the image"
     assert re.search(r'\. "/opt/ros/\$\{ROS_DISTRO\}/setup\.sh"\s+&&\s+colcon build --merge-install', build), build
     env = " ".join(i.args for i in parse_dockerfile(path) if i.keyword == "ENV")
     assert "/opt/r1/venv" not in env
