@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -13,9 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-os.environ["ROS_DOMAIN_ID"] = str(random.Random(os.getpid() + 7).randint(100, 200))
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 rclpy = pytest.importorskip("rclpy")
 

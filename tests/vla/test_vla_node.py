@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -14,9 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-os.environ["ROS_DOMAIN_ID"] = str(random.Random(os.getpid() + 11).randint(100, 200))
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 rclpy = pytest.importorskip("rclpy")
 
