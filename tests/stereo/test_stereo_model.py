@@ -162,3 +162,22 @@ def write_bag(path, pairs) -> None:
                               width=img.shape[1], encoding="rgb8", is_bigendian=0, step=img.shape[1] * 3,
                               data=np.ascontiguousarray(img).reshape(-1))
                 writer.write(conns[topic], (10 + i) * 10**9, ts.serialize_cdr(msg, image_t.__msgtype__))
+
+
+def test_node_config_and_backend_factory_reject_bad_parameters(model, tmp_path):
+    from r1_core.params import ParamError, from_mapping
+    from stereo_adapter.config import StereoNodeConfig
+    from stereo_adapter.node import make_backend
+
+    with pytest.raises(ParamError, match="weights"):
+        StereoNodeConfig(backend="learned")
+    with pytest.raises(ParamError, match="min_depth_m"):
+        StereoNodeConfig(min_depth_m=5.0, max_depth_m=1.0)
+    with pytest.raises(ParamError, match="multiple of 16"):
+        from_mapping(StereoNodeConfig, {"sgbm": {"num_disparities": 20}})
+    with pytest.raises(ParamError, match="not found"):
+        make_backend(StereoNodeConfig(backend="learned", weights=str(tmp_path / "none.safetensors")))
+    base = save_base(model, tmp_path / "base.safetensors")
+    backend = make_backend(StereoNodeConfig(backend="learned", weights=str(base), device="cpu", iters=2))
+    assert backend.name == "learned"
+    assert make_backend(StereoNodeConfig()).name == "sgbm"

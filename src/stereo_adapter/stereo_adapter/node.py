@@ -93,6 +93,7 @@ class StereoNode(Node):
         self._pub_points = (self.create_publisher(PointCloud2, "stereo/points", SENSOR_QOS)
                             if self.cfg.publish_points else None)
         self._last_info = {"left": 0.0, "right": 0.0}
+        self._first_image: float | None = None
         self._last_error: dict[str, float] = {}
         # Mailbox: written by callbacks, taken by the worker (guarded by _cv).
         self._cv = threading.Condition()
@@ -125,9 +126,11 @@ class StereoNode(Node):
         if name.endswith("_info"):
             self._last_info[name[:-5]] = time.monotonic()
         else:
-            side = name
-            if time.monotonic() - self._last_info[side] > 1.0:
-                self._error(f"no camera_info on stereo/{side}/camera_info: {side} images are not processed")
+            now = time.monotonic()
+            self._first_image = self._first_image or now
+            # Complain only once images have come for a second without a fresh camera_info.
+            if now - max(self._last_info[name], self._first_image) > 1.0:
+                self._error(f"no camera_info on stereo/{name}/camera_info: {name} images are not processed")
         matched = self._sync.push(name, stamp, msg)
         if matched is None:
             return
