@@ -4,7 +4,8 @@
    pulling out the ``<action>`` block) as the baseline.
 2. The same tiny random Qwen2.5-VL answering the Nav-R1 prompt (5 history frames + current,
    320x240) in-process and through ``policy_server`` over localhost HTTP: the ratio is what the
-   OpenAI-compatible hop (PNG or JPEG encoding, JSON, HTTP) costs on top of the model.  With a real 7B
+   OpenAI-compatible hop (PNG or JPEG encoding, JSON, HTTP) costs on top of the model.  The history
+   slides by one frame per call, so the client's encoding cache re-encodes one frame of six.  With a real 7B
    model the model time dominates and the ratio tends to 1; the tiny model shows the overhead.
 
 Run: ``.venv/bin/python bench/bench_reasoner.py``
@@ -65,8 +66,12 @@ def _p50_ms(values: list[float]) -> float:
 
 
 def bench_server(n: int = 10) -> None:
-    frames = [Frame(synthetic_frame(i)) for i in range(6)]
-    obs = Observation("Go to the kitchen and stop at the fridge.", frames[-1], history=tuple(frames[:-1]))
+    frames = [Frame(synthetic_frame(i)) for i in range(n + 8)]
+
+    def obs_at(k: int) -> Observation:
+        """A new current frame each call; the 5 history frames slide along, as on a robot."""
+        return Observation("Go to the kitchen and stop at the fridge.", frames[k + 5], history=tuple(frames[k : k + 5]))
+
     with tempfile.TemporaryDirectory() as tmp:
         path = build_tiny_qwen(Path(tmp) / "tiny")
         backend = TransformersVLM(
@@ -80,10 +85,11 @@ def bench_server(n: int = 10) -> None:
                 clients.append(OpenAIChatVLM(cfg))
                 variants[f"policy_server {fmt}"] = PromptedReasoner(clients[-1], NavPrompt())
             for reasoner in variants.values():
-                reasoner.infer(obs)
+                reasoner.infer(obs_at(0))
             total: dict[str, list[float]] = {k: [] for k in variants}
             parts: dict[str, dict[str, list[float]]] = {k: {"encode": [], "network": []} for k in variants}
-            for _ in range(n):  # interleaved so machine load affects every variant alike
+            for k in range(1, n + 1):  # interleaved so machine load affects every variant alike
+                obs = obs_at(k)
                 for key, reasoner in variants.items():
                     t0 = time.perf_counter()
                     r = reasoner.infer(obs)

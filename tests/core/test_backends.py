@@ -232,3 +232,24 @@ def test_chat_template_fallbacks(tiny_model: Path, tmp_path: Path, layout: str) 
     b = TransformersVLM(TransformersConfig(model=str(model_dir), device="cpu", max_new_tokens=2))
     assert b._tokenizer.chat_template == (marked if layout == "processor_json" else QWEN_CHATML_TEMPLATE)
     assert b.generate([ChatMessage("user", ("hi", _rgb(56, 56)))]).ok
+
+
+def test_data_url_cache_encodes_each_frame_once() -> None:
+    from r1_core.backends.images import DataUrlCache
+
+    cache = DataUrlCache("png", size=2)
+    a, b, c = _rgb(10, 12, 0), _rgb(10, 12, 1), _rgb(10, 12, 2)
+    assert cache(a) == png_data_url(a)
+    assert cache(a.copy()) == png_data_url(a)  # same pixels, another array: a hit
+    assert (cache.hits, cache.misses) == (1, 1)
+    cache(b)
+    cache(c)  # evicts a (least recently used)
+    cache(a)
+    assert cache.misses == 4
+    a[0, 0, 0] ^= 0xFF  # changed in place: re-encoded, never stale
+    assert cache(a) == png_data_url(a)
+    assert cache.misses == 5
+    small = DataUrlCache("jpeg", max_side=6)
+    assert decode_data_url(small(_rgb(12, 24))).shape == (3, 6, 3)
+    with pytest.raises(ValueError, match="png' or 'jpeg"):
+        DataUrlCache("gif")

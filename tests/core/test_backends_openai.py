@@ -199,3 +199,15 @@ def test_jpeg_and_downscaling_options(fake: FakeServer) -> None:
     img = decode_data_url(url)
     assert img.shape == (20, 60, 3)
     assert abs(int(img.mean()) - 128) <= 2
+
+
+def test_repeated_frames_are_encoded_once(fake: FakeServer) -> None:
+    fake.script.replies = [(200, ok_body(), 0.0)]
+    frame = np.full((16, 16, 3), 7, np.uint8)
+    msgs = [ChatMessage("user", ("a", frame, "b", frame.copy()))]
+    with client(fake.url) as c:
+        assert c.generate(msgs).ok
+        assert c.generate(msgs).ok
+        assert (c._encoder.misses, c._encoder.hits) == (1, 3)
+    urls = [p["image_url"]["url"] for p in fake.script.requests[1]["messages"][0]["content"] if p["type"] != "text"]
+    assert len(urls) == 2 and urls[0] == urls[1]

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from r1_core.backends.images import DataUrlCache
 from r1_core.backends.openai_format import to_openai_messages
 from r1_core.params import ParamError, param, validate_params
 from r1_core.reasoner import ChatMessage, Response
@@ -78,6 +79,8 @@ class OpenAIChatVLM:
             base_url=config.base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
         )
         self._lock = threading.Lock()
+        # Sized for Nav-R1's 6 frames per call with room to spare; 5 of them repeat from the last call.
+        self._encoder = DataUrlCache(config.image_format, config.max_image_side, size=16)
         self.attempts = 0  # HTTP attempts made, retries included
         self.retries = 0
 
@@ -113,7 +116,7 @@ class OpenAIChatVLM:
         try:
             payload = {
                 "model": self.config.model,
-                "messages": to_openai_messages(messages, self.config.image_format, self.config.max_image_side),
+                "messages": to_openai_messages(messages, self._encoder),
                 "max_tokens": self.config.max_tokens,
                 "temperature": self.config.temperature,
             }

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from r1_core.backends.images import decode_data_url, fit_image, image_data_url
+from r1_core.backends.images import decode_data_url, png_data_url
 from r1_core.reasoner import ChatMessage, ImageArray, Role
 
 _ROLES: tuple[Role, ...] = ("system", "user", "assistant")
 
 
 def to_openai_messages(
-    messages: Sequence[ChatMessage], image_format: str = "png", max_image_side: int | None = None
+    messages: Sequence[ChatMessage], encode: Callable[[ImageArray], str] = png_data_url
 ) -> list[dict[str, Any]]:
     """Our chat as OpenAI messages: text-only turns as strings, others as content parts."""
     out: list[dict[str, Any]] = []
@@ -25,8 +25,7 @@ def to_openai_messages(
             if isinstance(part, str):
                 parts.append({"type": "text", "text": part})
             else:
-                img = fit_image(part, max_image_side) if max_image_side else part
-                parts.append({"type": "image_url", "image_url": {"url": image_data_url(img, image_format)}})
+                parts.append({"type": "image_url", "image_url": {"url": encode(part)}})
         out.append({"role": msg.role, "content": parts})
     return out
 
