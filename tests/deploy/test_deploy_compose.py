@@ -104,15 +104,25 @@ def test_robot_services_share_host_network_and_ipc(config):
 
 
 def test_robot_services_may_use_realtime_scheduling(config):
+    # The control node can run SCHED_FIFO (parameter realtime_priority); the containers must allow
+    # every priority the parameter accepts, or a robot file that sets one fails to get it.
+    import dataclasses
+
+    import yaml
+
     from nav_r1.nodes.control_node import ControlNodeConfig
 
-    assert ControlNodeConfig().realtime_priority > 0  # the control node asks for SCHED_FIFO
+    (field,) = [f for f in dataclasses.fields(ControlNodeConfig) if f.name == "realtime_priority"]
+    wanted = [ControlNodeConfig().realtime_priority, int(field.metadata["r1_param"].max)]
+    for path in (ROOT / "src" / "nav_r1" / "config").glob("*.yaml"):
+        params = yaml.safe_load(path.read_text()).get("control_node", {}).get("ros__parameters", {})
+        wanted.append(int(params.get("realtime_priority", 0)))
     for name in ("robot", "robot-jetson"):
         service = config["services"][name]
         assert "SYS_NICE" in service["cap_add"]
         rtprio = service["ulimits"]["rtprio"]
         limit = rtprio if isinstance(rtprio, int) else rtprio["soft"]
-        assert int(limit) >= ControlNodeConfig().realtime_priority
+        assert int(limit) >= max(wanted)
 
 
 def _launch_args(service: dict) -> dict[str, str]:
