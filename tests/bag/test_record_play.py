@@ -167,7 +167,7 @@ def test_record_cli_records_advertised_topics(ctx, tmp_path):
                 [sys.executable, "-c", "import sys; from nav_r1.bag.cli import record_main; "
                  "sys.exit(record_main(sys.argv[1:]))", "-o", str(bag), "nav_r1/status", "not/advertised",
                  "--duration", "1.5", "--discover", "3"],
-                capture_output=True, text=True, timeout=60,
+                capture_output=True, text=True, timeout=180,
             )
         finally:
             stop.set()

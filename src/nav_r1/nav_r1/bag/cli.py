@@ -71,7 +71,8 @@ def replay_main(argv: Sequence[str]) -> int:
         opts = EvalOptions(stop_target_s=args.stop_target, reward_k=args.reward_k)
         config = _control_config(args)
         play = PlayOptions(rate=args.rate, topics=tuple(args.topics) if args.topics else None,
-                           exclude=tuple(args.exclude), remap=parse_remaps(args.remap))
+                           exclude=tuple(args.exclude), remap=parse_remaps(args.remap),
+                           progress=not args.no_progress)
     except (ValueError, ParamError, OSError) as exc:
         print(f"[error] {exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
+from tqdm import tqdm
 
 from nav_r1.bag.reader import BagError, BagMessage, BagSource, norm_topic
 from nav_r1.bag.record import import_msg_type
@@ -43,6 +44,8 @@ class PlayOptions:
     clock_hz: float = 200.0
     # Delay between the first /clock and the first message, so sim-time nodes start their timers.
     preroll_s: float = 0.3
+    # Show a progress bar over the bag's messages.
+    progress: bool = False
 
     def __post_init__(self) -> None:
         if not 0.01 <= self.rate <= 1000.0:
@@ -153,6 +156,8 @@ class BagPlayer:
         with self._lock:
             self._wall0 = time.monotonic()
         last_clock = self._t0_ns
+        total = sum(self.source.count(t) for t in self.topics)
+        bar = tqdm(total=total, disable=not self.options.progress, unit="msg", desc=f"replay x{rate:g}")
         for msg in self._messages():
             due = self._wall0 + (msg.t_ns - self._t0_ns) * 1e-9 / rate
             self._sleep_until(due, stop)
@@ -167,6 +172,8 @@ class BagPlayer:
                 last_clock = msg.t_ns
             self._pubs[msg.topic].publish(msg.raw)
             self.stats.published[msg.topic] += 1
+            bar.update()
+        bar.close()
         self.stats.wall_s = time.monotonic() - start
         return self.stats
 

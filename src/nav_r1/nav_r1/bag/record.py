@@ -192,10 +192,21 @@ def _absolute(node: Node, name: str) -> str:
     return f"{ns}/{name}"
 
 
+#: Topics our graph publishes best-effort (sensor QoS); others are reliable (GRAPH.md, qos.py).
+_SENSOR_PREFIXES = ("camera/", "stereo/")
+
+
 def _qos_for(node: Node, name: str, depth: int) -> QoSProfile:
-    """Match the publishers like rosbag2 does: reliable/latched only when every publisher is."""
+    """Match the publishers like rosbag2 does: reliable/latched only when every publisher is.
+
+    With no publisher yet (the recorder started before the graph), our graph's convention decides:
+    best-effort for sensor streams, reliable for the rest, so a slow moment loses no plan or status.
+    """
     infos = node.get_publishers_info_by_topic(_absolute(node, name))
-    reliable = bool(infos) and all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos)
+    if infos:
+        reliable = all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos)
+    else:
+        reliable = not norm_topic(name).startswith(_SENSOR_PREFIXES)
     latched = bool(infos) and all(
         i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in infos
     )
