@@ -62,13 +62,18 @@ class ExpertReasoner:
         *,
         actions_per_reply: int = 3,
         stop_radius: float | None = None,
-        turn_threshold_deg: float = 20.0,
+        turn_threshold_deg: float = 16.0,
+        plan_margin: float = 0.08,
         record: bool = False,
     ) -> None:
         if not 1 <= actions_per_reply <= 8:
             raise ValueError(f"actions_per_reply must be 1-8, got {actions_per_reply}")
         self.scene = scene
         self.navmap = navmap
+        # Plan a little farther from obstacles than the map's radius: discrete 30° turns leave up to
+        # 15° of heading error, and a path that grazes the inflated corners would then clip them.
+        self.plan_map = NavMap(scene, navmap.robot_radius + plan_margin, navmap.resolution) if plan_margin > 0 \
+            else navmap
         self.episode = episode
         self.flies = robot_profile(episode.robot).flies
         self.actions_per_reply = actions_per_reply
@@ -135,8 +140,9 @@ class ExpertReasoner:
                 continue
             if self._distance(xy) <= self.stop_radius:
                 break  # the next reply, from a fresh pose, confirms the stop
-            path = self.navmap.shortest_path(xy, self._goal)
-            target = next((p for p in path[1:] if np.linalg.norm(p - xy) > 0.05), path[-1])
+            path = self._plan(xy)
+            # path[0] is the robot's position snapped to free space: off the free space, head back first.
+            target = next((p for p in path if np.linalg.norm(p - xy) > 0.05), path[-1])
             err = _wrap(math.atan2(target[1] - xy[1], target[0] - xy[0]) - yaw)
             if abs(err) > self.turn_threshold:
                 left = err > 0
@@ -153,6 +159,13 @@ class ExpertReasoner:
         if not actions:
             actions.append(Action("stop"))
         return f"{facts} {' '.join(reasons)}".strip(), actions
+
+    def _plan(self, xy: np.ndarray) -> np.ndarray:
+        """Path on the margin map; where the margin closes a passage, on the plain map."""
+        try:
+            return self.plan_map.shortest_path(xy, self._goal)
+        except ValueError:
+            return self.navmap.shortest_path(xy, self._goal)
 
     def _grounding(self, pose: Pose2D) -> str:
         """One or two sentences naming where the robot is, the goal and a nearby landmark."""

@@ -42,7 +42,7 @@ class RobotProfile:
 
 
 PROFILES: dict[str, RobotProfile] = {
-    "dog": RobotProfile("dog", 1.0, 0.5, 0.0, 1.5, 1.5, 4.0, 0.08, 0.38,
+    "dog": RobotProfile("dog", 1.0, 0.5, 0.0, 1.5, 1.5, 4.0, 0.08, 0.40,
                         stance=tuple((f"{leg}_{j}_joint", a) for leg in ("FL", "FR", "RL", "RR")
                                      for j, a in (("thigh", 0.8), ("calf", -1.5)))),
     "uav": RobotProfile("uav", 1.0, 1.0, 0.6, 1.5, 2.0, 4.0, 0.15, 0.35, flies=True),

@@ -55,6 +55,10 @@ class SimConfig:
         validate_params(self)
 
 
+#: Contacts with one obstacle closer together than this count as one collision [s].
+COLLISION_DEBOUNCE_S = 0.5
+
+
 def _wrap(a: float) -> float:
     return (a + math.pi) % (2 * math.pi) - math.pi
 
@@ -86,6 +90,7 @@ class Simulator:
                              and m.geom_contype[g] & 1}
         self._obstacle_geoms = {g for g in range(m.ngeom) if m.geom_bodyid[g] == 0 and m.geom_contype[g] & 1}
         self._touching: set[int] = set()
+        self._last_touch: dict[int, float] = {}
         self.collisions = 0
         self._target = np.zeros(4)  # commanded body-frame (vx, vy, vz, wz)
         self._cmd = np.zeros(4)  # acceleration-limited command actually sent to the actuators
@@ -113,6 +118,7 @@ class Simulator:
         self._cmd[:] = 0.0
         self.collisions = 0
         self._touching = set()
+        self._last_touch = {}
         mujoco.mj_forward(self.model, self.data)
 
     def apply_command(self, vx: float, vy: float = 0.0, vz: float = 0.0, wz: float = 0.0) -> None:
@@ -155,8 +161,15 @@ class Simulator:
                 touching.add(g2)
             elif g2 in self._robot_geoms and g1 in self._obstacle_geoms:
                 touching.add(g1)
-        # A collision is a new contact with an obstacle, not every step spent touching it.
-        self.collisions += len(touching - self._touching)
+        # A collision is a new contact with an obstacle, not every step spent touching it; a leg
+        # scraping along a sofa makes and breaks contact many times, so contact with the same
+        # obstacle within COLLISION_DEBOUNCE_S of the last one continues the same collision.
+        now = float(d.time)
+        for g in touching - self._touching:
+            if now - self._last_touch.get(g, -math.inf) > COLLISION_DEBOUNCE_S:
+                self.collisions += 1
+        for g in touching:
+            self._last_touch[g] = now
         self._touching = touching
 
     def pose(self) -> Pose2D:
