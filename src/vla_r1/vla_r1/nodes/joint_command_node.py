@@ -29,7 +29,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 from trajectory_msgs.msg import JointTrajectory
 
-from r1_core.params import param, validate_params
+from r1_core.params import ParamError, param, validate_params
 from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS
@@ -58,9 +58,9 @@ class JointCommandConfig:
     def __post_init__(self) -> None:
         validate_params(self)
         if len(self.lock_timeouts) != len(self.lock_topics):
-            raise ValueError("parameter 'lock_timeouts' must have one entry per lock_topics entry")
+            raise ParamError("parameter 'lock_timeouts' must have one entry per lock_topics entry")
         if not self.joint_names or len(set(self.joint_names)) != len(self.joint_names):
-            raise ValueError(f"parameter 'joint_names' must be non-empty and unique, got {list(self.joint_names)}")
+            raise ParamError(f"parameter 'joint_names' must be non-empty and unique, got {list(self.joint_names)}")
 
 
 class JointCommandNode(Node):
