@@ -77,8 +77,14 @@ class VlaNode(Node):
         if not self.cfg.backend:
             raise ParamError("parameter 'backend' is required (transformers:PATH | openai:URL | scripted:FILE)")
         self.reasoner = make_reasoner(self.cfg.backend)
-        self.kin = ArmKinematics(self.cfg.urdf or None)
-        base_from_camera = Urdf.load(self.kin.urdf_file).link_pose(self.cfg.camera_frame)
+        try:
+            self.kin = ArmKinematics(self.cfg.urdf or None)
+        except (ValueError, OSError) as exc:
+            raise ParamError(f"parameter 'urdf': {exc}") from exc
+        try:
+            base_from_camera = Urdf.load(self.kin.urdf_file).link_pose(self.cfg.camera_frame)
+        except ValueError as exc:
+            raise ParamError(f"parameter 'camera_frame': {exc}") from exc
         self.planner = MotionPlanner(self.kin, base_from_camera, self.cfg.planner)
         self.executor_moveit: Any = None
         if self.cfg.execution == "moveit":
