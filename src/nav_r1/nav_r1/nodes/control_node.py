@@ -6,18 +6,24 @@ calls the core.  It never loads a model: the reasoning node runs in its own proc
 Threads (MultiThreadedExecutor from ``r1_core.ros.node_main.run_node``):
 
 - the loop timer runs alone in its MutuallyExclusive group and calls :meth:`ControlNode.tick`;
-- depth images / point clouds run in a second MutuallyExclusive group: projection and the zone
-  check happen outside the lock, so a 640x480 frame never delays the timer, and a newly triggered
-  stop zone publishes zero from that thread at once instead of waiting for the next tick;
+- depth images / point clouds run on a helper node (``<name>_sensing``) spun by its own
+  SingleThreadedExecutor in the ``sensing`` thread: projection and the zone check happen outside
+  the lock, so a 640x480 frame never delays the timer, and a newly triggered stop zone publishes
+  zero from that thread at once instead of waiting for the next tick;
 - odometry, plans, teleop, locks and camera_info run in a Reentrant group and only store values.
 
-``_lock`` guards the controller (the one owner of control state) and the stats buffers; each
-holder keeps it for microseconds.  The GIL is still shared, so the node shortens Python's switch
-interval (``gil_switch_interval_s``) so a busy depth thread cannot hold the timer for 5 ms.
+``_lock`` guards the controller (the one owner of control state); each holder keeps it for
+microseconds.  The loop statistics have their own lock.  With ``realtime_priority`` > 0 (the
+default, 50, as ros2_control's controller manager) every thread of the node runs SCHED_FIFO, so a
+busy reasoning process on the same cores cannot delay the loop.  The GIL is still shared, so the
+node shortens Python's switch interval (``gil_switch_interval_s``): a busy depth thread cannot
+hold the timer for 5 ms.
 """
 
 from __future__ import annotations
 
+import array
+import contextlib
 import json
 import os
 import sys
@@ -28,12 +34,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import rclpy
 from geometry_msgs.msg import Twist as TwistMsg
 from geometry_msgs.msg import TwistStamped
 from nav_msgs.msg import Odometry as OdometryMsg
 from nav_msgs.msg import Path
 from numpy.typing import NDArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Bool, String
@@ -100,8 +108,8 @@ def cloud_to_xyz(msg: PointCloud2) -> NDArray[np.float32]:
             raise ConversionError(f"point cloud needs float32 field '{name}'")
     n = int(msg.width) * int(msg.height)
     step = int(msg.point_step)
-    buf = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, (bytes, memoryview)) else msg.data,
-                        dtype=np.uint8)
+    data = msg.data
+    buf = np.frombuffer(data if isinstance(data, (bytes, memoryview, array.array)) else bytes(data), dtype=np.uint8)
     if n == 0:
         return np.zeros((0, 3), dtype=np.float32)
     if buf.size < n * step or msg.is_bigendian:
@@ -140,7 +148,6 @@ class ControlNode(Node):
         self.state_pub = self.create_publisher(String, STATE_TOPIC, RELIABLE_QOS)
 
         io = ReentrantCallbackGroup()
-        sensing = MutuallyExclusiveCallbackGroup()
         self.create_subscription(OdometryMsg, "odom", self._on_odom, RELIABLE_QOS, callback_group=io)
         self.create_subscription(Path, PLAN_TOPIC, self._on_plan, RELIABLE_QOS, callback_group=io)
         teleop_type = TwistStamped if self.node_cfg.teleop_stamped else TwistMsg
@@ -150,13 +157,20 @@ class ControlNode(Node):
         for name, topic in zip(self.cfg.mux.lock_names, self.cfg.mux.lock_topics, strict=True):
             self.create_subscription(Bool, topic, lambda m, n=name: self._on_lock(n, m),
                                      RELIABLE_QOS, callback_group=io)
+        # Obstacles run on a node and executor of their own, in their own thread: with SCHED_FIFO a
+        # MultiThreadedExecutor spins a whole core while a 640x480 frame is being taken (measured:
+        # 93% CPU vs 19% this way), which would starve the loop it shares threads with.
+        self._sensing = rclpy.create_node(f"{self.get_name()}_sensing", namespace=self.get_namespace(),
+                                          context=self.context, start_parameter_services=False)
+        self._sensing_exec = SingleThreadedExecutor(context=self.context)
+        self._sensing_exec.add_node(self._sensing)
         source = self.node_cfg.obstacle_source
         if source == "depth":
-            self.create_subscription(CameraInfo, DEPTH_INFO_TOPIC, self._on_info, SENSOR_QOS, callback_group=io)
-            self.create_subscription(Image, DEPTH_TOPIC, self._on_depth, SENSOR_QOS, callback_group=sensing)
+            self._sensing.create_subscription(CameraInfo, DEPTH_INFO_TOPIC, self._on_info, SENSOR_QOS)
+            self._sensing.create_subscription(Image, DEPTH_TOPIC, self._on_depth, SENSOR_QOS)
         elif source == "pointcloud":
-            self.create_subscription(PointCloud2, self.node_cfg.pointcloud_topic, self._on_cloud, SENSOR_QOS,
-                                     callback_group=sensing)
+            self._sensing.create_subscription(PointCloud2, self.node_cfg.pointcloud_topic, self._on_cloud,
+                                              SENSOR_QOS)
         elif self.cfg.timeouts.obstacles_s > 0.0:
             self.get_logger().warning("obstacle_source is none but timeouts.obstacles_s > 0: the robot will "
                                       "not move; set timeouts.obstacles_s to 0 to run without obstacle data")
@@ -164,6 +178,9 @@ class ControlNode(Node):
                                        callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"control loop at {self.cfg.rate_hz:g} Hz, profile '{self.cfg.profile}', "
                                f"obstacles from '{source}', cmd_vel as {msg_type.__name__}")
+        # Started from this thread, so it inherits its scheduling (SCHED_FIFO when set above).
+        self._sensing_thread = threading.Thread(target=self._spin_sensing, name="sensing", daemon=True)
+        self._sensing_thread.start()
 
     # ---- the loop -----------------------------------------------------------------------
     def _now(self) -> float:
@@ -303,6 +320,16 @@ class ControlNode(Node):
         self.stats.obstacle_cost(time.perf_counter() - t0)
 
     # ---- helpers ------------------------------------------------------------------------
+    def _spin_sensing(self) -> None:
+        with contextlib.suppress(ExternalShutdownException):
+            self._sensing_exec.spin()
+
+    def close(self) -> None:
+        """Stop the sensing thread and its node (run_node calls this before destroying the node)."""
+        self._sensing_exec.shutdown(timeout_sec=2.0)
+        self._sensing_thread.join(timeout=2.0)
+        self._sensing.destroy_node()
+
     def _set_realtime(self, priority: int) -> None:
         # Threads created later (the executor's) inherit the policy of the thread creating them.
         try:
