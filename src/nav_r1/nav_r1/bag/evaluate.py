@@ -225,7 +225,13 @@ def _numeric_timings(status: list[tuple[float, dict[str, Any]]]) -> dict[str, li
 
 def plans_section(bag: BagTraces, run: RunTrace) -> dict[str, Any]:
     """Plan latency (arrival minus the stamp of the observation it was made from) and staleness."""
-    latency = [t - (p.stamp - bag.t0_s) for t, p in bag.plans if p.stamp > 0.0]
+    # A planner republishes its plan as a heartbeat (same stamp): latency counts first arrivals only.
+    seen: set[float] = set()
+    latency = []
+    for t, p in bag.plans:
+        if p.stamp > 0.0 and p.stamp not in seen:
+            seen.add(p.stamp)
+            latency.append(t - (p.stamp - bag.t0_s))
     arrivals = [t for t, _ in bag.plans]
     intervals = [b - a for a, b in itertools.pairwise(arrivals)]
     # Staleness: at each command of the run, how old the newest plan was (by arrival).
@@ -237,6 +243,7 @@ def plans_section(bag: BagTraces, run: RunTrace) -> dict[str, Any]:
     errors = sum(1 for _, st in bag.status if st.get("error"))
     return {
         "plans": len(bag.plans),
+        "distinct_plans": len({(p.stamp, p.poses) for _, p in bag.plans}),
         "empty_plans": sum(1 for _, p in bag.plans if not p.poses),
         "latency_s": summary(latency),
         "interval_s": summary(intervals),

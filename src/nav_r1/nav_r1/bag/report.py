@@ -80,7 +80,12 @@ def plot_commands(path: Path, bag: BagTraces, run: RunTrace) -> None:
 def plot_latency(path: Path, report: dict[str, Any], bag: BagTraces) -> None:
     """Histograms of plan latency, reasoner timings and control period."""
     series: list[tuple[str, list[float]]] = []
-    latency = [t - (p.stamp - bag.t0_s) for t, p in bag.plans if p.stamp > 0.0]
+    seen: set[float] = set()
+    latency = []
+    for t, p in bag.plans:  # first arrivals only, as in the report
+        if p.stamp > 0.0 and p.stamp not in seen:
+            seen.add(p.stamp)
+            latency.append(t - (p.stamp - bag.t0_s))
     series.append(("plan latency [s]", latency))
     for key in sorted(report["plans"]["reasoner_timings"]):
         vals = [float(st["timings"][key]) for _, st in bag.status
