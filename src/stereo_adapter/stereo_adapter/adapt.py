@@ -73,7 +73,7 @@ def adapt_lora(
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         row = {k: float(v.detach()) for k, v in terms.items()}
-        row["objective"] = float(total)
+        row["objective"] = float(total.detach())
         history.append(row)
         bar.set_postfix(loss=f"{row['total']:.4f}")
     for p in model.parameters():

@@ -92,15 +92,14 @@ def self_supervised_loss(
 ) -> dict[str, torch.Tensor]:
     """The adaptation objective for one disparity estimate; returns each term and 'total'.
 
-    Occlusion handling: pixels the right camera cannot see (visibility mask) are left out, and
-    so are pixels where the unwarped right image already matches better than the warp (static
-    or textureless areas, Monodepth2's auto-mask).
+    Occlusion handling: pixels the right camera cannot see under the current disparity
+    (:func:`visibility_mask`) are left out. (Monodepth2's auto-mask is not used: with a stereo
+    baseline it wrongly drops far, small-disparity pixels whose unwarped match is already good.)
     """
     w = weights or SelfSupWeights()
     warped = warp_right_to_left(right, disp)
     err = photometric_error(warped, left)
-    identity = photometric_error(right, left)
-    mask = visibility_mask(disp) * (err.detach() < identity).to(err.dtype)
+    mask = visibility_mask(disp)
     photo = (err * mask).sum() / mask.sum().clamp_min(1.0)
     smooth = edge_aware_smoothness(disp, left)
     mono_term = mono_consistency(disp, mono)
