@@ -105,7 +105,7 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
         specs.append(NodeSpec(
             "r1_sim", "sim_bridge", "sim_bridge", tuple(files),
             {**common, "robot": a["robot"], "backend": a["sim_backend"], "episodes_file": a["episodes_file"],
-             "sim_sync": sync, "sync_participants": ["reasoning_node", "control_node"] if sync else []},
+             "sim_sync": sync, "publish_stereo": a["depth"] != "none"},
             role="sim",
         ))
     specs.append(NodeSpec(

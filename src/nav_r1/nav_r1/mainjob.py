@@ -96,7 +96,9 @@ def prepare_episodes(opts: MainJobOptions, folder: Path) -> tuple[Any, list[Any]
     try:
         if opts.episodes_file is not None:
             episodes = load_episodes(opts.episodes_file)
-            scene = load_scene(episodes[0].scene) if isinstance(episodes[0].scene, str) else episodes[0].scene
+            if not episodes:
+                raise MainJobError(f"episode file '{opts.episodes_file}' holds no episodes")
+            scene = episodes[0].scene_obj(opts.episodes_file.parent)
             mismatched = [e.episode_id for e in episodes if e.robot != opts.robot]
             if mismatched:
                 raise MainJobError(f"episodes {mismatched[:3]} are for another robot than '{opts.robot}'")

@@ -25,7 +25,7 @@ from typing import Any
 import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
@@ -34,11 +34,11 @@ from std_msgs.msg import String
 from r1_core.params import nested, param, validate_params
 from r1_core.reasoner import Pose2D
 from r1_core.ros.convert import make_camera_info, numpy_to_image, sec_to_stamp, stamp_to_sec, yaw_to_quaternion
-from r1_core.ros.node_main import use_default_dds_profile
+from r1_core.ros.node_main import make_executor, use_default_dds_profile
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS
 from r1_core.ros.sim_sync import SyncMaster
-from r1_sim.world import SimConfig
+from r1_sim.world import SimConfig, make_simulator
 
 COLOR, DEPTH = "camera/color/image_raw", "camera/depth/image_raw"
 LEFT, RIGHT = "stereo/left/image_rect", "stereo/right/image_rect"
@@ -63,9 +63,11 @@ class BridgeConfig:
     cmd_timeout_s: float = param(0.5, "Base watchdog: no cmd_vel for this long -> zero command [s]", min=0.01)
     cmd_vel_stamped: bool = param(True, "cmd_vel is TwistStamped (Kilted default) rather than Twist")
     sim_sync: bool = param(False, "Lock-step with the nodes named in sync_participants")
-    sync_participants: tuple[str, ...] = param(("reasoning_node", "control_node"), "Nodes the lock-step waits for")
+    sync_participants: tuple[str, ...] = param(("control_node",), "Nodes the lock-step waits for on every tick")
+    sync_camera_participants: tuple[str, ...] = param(
+        ("reasoning_node",), "Nodes the lock-step waits for on ticks that carry a camera frame")
     sync_timeout_s: float = param(30.0, "Wall-clock wait for a lock-step answer before going on [s]", min=0.1)
-    startup_timeout_s: float = param(60.0, "Wait for the other nodes to appear at start [s]", min=1.0)
+    startup_timeout_s: float = param(180.0, "Wait for the other nodes to appear at start [s]", min=1.0)
     exit_when_done: bool = param(True, "Exit after the last episode")
     odom_frame: str = param("odom", "Odometry frame id")
     base_frame: str = param("base_link", "Robot base frame id")
@@ -78,6 +80,9 @@ class BridgeConfig:
 class BridgeNode(Node):
     """Owns the simulator; see the module docstring for topics and threads."""
 
+    #: Its callbacks only store commands and status: a single-threaded executor.
+    executor_kind = "single"
+
     def __init__(self) -> None:
         super().__init__("sim_bridge")
         self.cfg = declare_config(self, BridgeConfig)
@@ -86,16 +91,12 @@ class BridgeNode(Node):
 
         self.episodes = load_episodes(Path(self.cfg.episodes_file)) if self.cfg.episodes_file else []
         if self.episodes:
-            scene = self.episodes[0].scene_obj() if hasattr(self.episodes[0], "scene_obj") else load_scene(
-                self.episodes[0].scene)
+            scene = self.episodes[0].scene_obj(Path(self.cfg.episodes_file).parent)
         elif self.cfg.scene.startswith("seed:"):
             scene = generate_scene(int(self.cfg.scene.split(":", 1)[1]))
         else:
             scene = load_scene(self.cfg.scene)
-        from r1_sim.world import make_simulator
-
-        self.sim = make_simulator(self.cfg.backend, robot=self.cfg.robot, scene=scene, config=self.cfg.sim,
-                                  habitat_scene=self.cfg.habitat_scene)
+        self.sim = make_simulator(self.cfg.backend, self.cfg.robot, scene, self.cfg.sim, self.cfg.habitat_scene)
         self._lock = threading.Lock()
         self._cmd = (0.0, 0.0, 0.0, 0.0)
         self._cmd_time = -math.inf
@@ -123,8 +124,8 @@ class BridgeNode(Node):
         cmd_type = TwistStamped if self.cfg.cmd_vel_stamped else Twist
         self.create_subscription(cmd_type, "cmd_vel", self._on_cmd, qos)
         self.create_subscription(String, "nav_r1/status", self._on_status, qos)
-        self.master = SyncMaster(self, self.cfg.sync_participants, self.cfg.sync_timeout_s) if self.cfg.sim_sync \
-            else None
+        self.master = SyncMaster(self, (*self.cfg.sync_participants, *self.cfg.sync_camera_participants),
+                                 self.cfg.sync_timeout_s) if self.cfg.sim_sync else None
         self._camera_period = 1.0 / self.cfg.sim.camera_rate_hz
         self._next_camera = 0.0
         self.get_logger().info(
@@ -170,7 +171,10 @@ class BridgeNode(Node):
         self.seq += 1
         if self.master is None:
             return {}
-        res = self.master.tick(self.seq, self.t, expect, consumes=["cmd_vel", "nav_r1/status"])
+        who = set(self.cfg.sync_participants)
+        if COLOR in expect:
+            who.update(self.cfg.sync_camera_participants)
+        res = self.master.tick(self.seq, self.t, expect, consumes=["cmd_vel", "nav_r1/status"], participants=who)
         return res.published
 
     def _publish_sensors(self) -> dict[str, float]:
@@ -324,11 +328,12 @@ def main(args: list[str] | None = None) -> int:
 
     use_default_dds_profile()
     rclpy.init(args=args if args is not None else sys.argv)
-    executor = MultiThreadedExecutor(num_threads=2)
+    executor: Any = None
     node: BridgeNode | None = None
     code = 0
     try:
         node = BridgeNode()
+        executor = make_executor(node)
         executor.add_node(node)
         spinner = threading.Thread(target=executor.spin, daemon=True)
         spinner.start()
@@ -342,7 +347,8 @@ def main(args: list[str] | None = None) -> int:
         print(f"[error] sim_bridge: {exc}", file=sys.stderr, flush=True)
         code = 1
     finally:
-        executor.shutdown(timeout_sec=2.0)
+        if executor is not None:
+            executor.shutdown(timeout_sec=2.0)
         if node is not None:
             node.close()
             node.destroy_node()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import array
 import contextlib
 import json
+import math
 import os
 import sys
 import threading
@@ -62,6 +63,7 @@ from r1_core.ros.convert import (
 from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
+from r1_core.ros.sim_sync import SyncParticipant
 
 PLAN_TOPIC = "nav_r1/plan"
 DEPTH_TOPIC = "camera/depth/image_raw"
@@ -85,9 +87,13 @@ class ControlNodeConfig:
     odom_frame: str = param("odom", "Frame plans must be in")
     base_frame: str = param("base_link", "frame_id of the published TwistStamped")
     stats_period_s: float = param(1.0, "How often to publish nav_r1/control_stats [s]", min=0.05, max=60.0)
-    # 50 as ros2_control's controller manager; without CAP_SYS_NICE the node warns and runs on.
-    realtime_priority: int = param(50, "SCHED_FIFO priority for the node's threads (0 = normal "
+    # Opt-in: 50 is what ros2_control's controller manager uses on a PREEMPT_RT robot computer.
+    # Off by default because a busy executor thread at FIFO priority starves every other process
+    # on a small machine (seen with 2 cores). Without CAP_SYS_NICE the node warns and runs on.
+    realtime_priority: int = param(0, "SCHED_FIFO priority for the node's threads (0 = normal "
                                    "scheduling; needs CAP_SYS_NICE)", min=0, max=99)
+    sim_sync: bool = param(False, "Lock-step with the simulator bridge (sim/tick, sim/ack) instead of the timer")
+    reliable_sensors: bool = param(False, "Subscribe to depth with RELIABLE QoS (simulation lock-step)")
     gil_switch_interval_s: float = param(0.0005, "Python thread switch interval, bounding how long "
                                          "the depth thread can hold the GIL [s]", min=0.0001, max=0.01)
 
@@ -167,15 +173,26 @@ class ControlNode(Node):
         source = self.node_cfg.obstacle_source
         if source == "depth":
             self._sensing.create_subscription(CameraInfo, DEPTH_INFO_TOPIC, self._on_info, SENSOR_QOS)
-            self._sensing.create_subscription(Image, DEPTH_TOPIC, self._on_depth, SENSOR_QOS)
+            self._sensing.create_subscription(Image, DEPTH_TOPIC, self._on_depth,
+                                              RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS)
         elif source == "pointcloud":
             self._sensing.create_subscription(PointCloud2, self.node_cfg.pointcloud_topic, self._on_cloud,
                                               SENSOR_QOS)
         elif self.cfg.timeouts.obstacles_s > 0.0:
             self.get_logger().warning("obstacle_source is none but timeouts.obstacles_s > 0: the robot will "
                                       "not move; set timeouts.obstacles_s to 0 to run without obstacle data")
-        self.timer = self.create_timer(self.cfg.period_s, self._on_timer,
-                                       callback_group=MutuallyExclusiveCallbackGroup())
+        # Lock-step: plans are held until the tick that announces them, so that which tick first
+        # uses a plan never depends on DDS timing (see r1_core.ros.sim_sync).
+        self._sync: SyncParticipant | None = None
+        self._held_plans: list[Plan] = []
+        self._plan_release = -math.inf
+        if self.node_cfg.sim_sync:
+            self.executor_kind = "single"  # sequential anyway in lock-step; far cheaper than the multi-threaded one
+            self._sync = SyncParticipant(self, "control_node", watch=["odom", DEPTH_TOPIC, PLAN_TOPIC],
+                                         on_tick=self._on_sync_tick)
+        else:
+            self.timer = self.create_timer(self.cfg.period_s, self._on_timer,
+                                           callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"control loop at {self.cfg.rate_hz:g} Hz, profile '{self.cfg.profile}', "
                                f"obstacles from '{source}', cmd_vel as {msg_type.__name__}")
         # Started from this thread, so it inherits its scheduling (SCHED_FIFO when set above).
@@ -189,6 +206,18 @@ class ControlNode(Node):
     def _on_timer(self) -> None:
         self.stats.tick(time.perf_counter())
         self.tick(self._now())
+
+    def _on_sync_tick(self, seq: int, t: float) -> dict[str, float]:
+        assert self._sync is not None
+        self._plan_release = max(self._plan_release, self._sync.expect.get(PLAN_TOPIC, -math.inf))
+        with self._lock:
+            due = [p for p in self._held_plans if p.stamp <= self._plan_release + 1e-9]
+            self._held_plans = [p for p in self._held_plans if p.stamp > self._plan_release + 1e-9]
+            for plan in due:
+                self._apply_plan(plan, t)
+        self.stats.tick(time.perf_counter())
+        self.tick(t)
+        return {"cmd_vel": t}
 
     def tick(self, now_s: float) -> ControlOutput:
         """One loop iteration at time ``now_s``: step the core and publish (the timer calls this)."""
@@ -235,9 +264,11 @@ class ControlNode(Node):
         except ValueError as exc:
             self.get_logger().error(f"dropped odometry: {exc}", throttle_duration_sec=5.0)
             return
-        now = self._now()
+        now = odom.stamp if self._sync is not None else self._now()
         with self._lock:
             self.core.on_odom(odom, now)
+        if self._sync is not None:
+            self._sync.received("odom", odom.stamp)
 
     def _on_plan(self, msg: Path) -> None:
         frame = msg.header.frame_id
@@ -251,10 +282,20 @@ class ControlNode(Node):
         except ValueError as exc:
             self.get_logger().error(f"dropped a plan: {exc}", throttle_duration_sec=5.0)
             return
+        plan = Plan(stamp_to_sec(msg.header.stamp), poses, 0)
+        if self._sync is not None:
+            with self._lock:
+                self._held_plans.append(plan)
+            self._sync.received(PLAN_TOPIC, plan.stamp)
+            return
         now = self._now()
         with self._lock:
-            if self.core.on_plan(Plan(stamp_to_sec(msg.header.stamp), poses, self._plans + 1), now):
-                self._plans += 1
+            self._apply_plan(plan, now)
+
+    def _apply_plan(self, plan: Plan, now: float) -> None:
+        """Give a plan to the core (caller holds the lock); ids count the plans that were new."""
+        if self.core.on_plan(Plan(plan.stamp, plan.poses, self._plans + 1), now):
+            self._plans += 1
 
     def _on_teleop(self, name: str, msg: Any) -> None:
         body = msg.twist if isinstance(msg, TwistStamped) else msg
@@ -296,7 +337,10 @@ class ControlNode(Node):
         except (ConversionError, ValueError) as exc:
             self.get_logger().error(f"dropped a depth frame: {exc}", throttle_duration_sec=5.0)
             return
-        self._obstacles(points, stamp_to_sec(msg.header.stamp), filtered=True)
+        stamp = stamp_to_sec(msg.header.stamp)
+        self._obstacles(points, stamp, filtered=True)
+        if self._sync is not None:
+            self._sync.received(DEPTH_TOPIC, stamp)
 
     def _on_cloud(self, msg: PointCloud2) -> None:
         try:
@@ -312,7 +356,7 @@ class ControlNode(Node):
     def _obstacles(self, points: NDArray[np.float32], stamp: float, filtered: bool = False) -> None:
         t0 = time.perf_counter()
         verdict = self.core.evaluate_obstacles(points, filtered=filtered)  # pure: outside the lock
-        now = self._now()
+        now = stamp if self._sync is not None else self._now()
         with self._lock:
             out = self.core.apply_obstacles(verdict, stamp, now)
         if out is not None:

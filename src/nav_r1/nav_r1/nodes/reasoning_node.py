@@ -65,6 +65,9 @@ class NodeConfig:
 class ReasoningNode(Node):
     """Runs a Reasoner off the executor thread and publishes its plans."""
 
+    #: Callbacks are short (the model runs in the worker): a single-threaded executor.
+    executor_kind = "single"
+
     def __init__(self, reasoner: Reasoner | None = None) -> None:
         super().__init__("reasoning_node")
         self.cfg = declare_config(self, ReasoningConfig)
@@ -87,7 +90,9 @@ class ReasoningNode(Node):
         self.create_subscription(String, "nav_r1/instruction", self._on_instruction, RELIABLE_QOS, callback_group=io)
         self._sync: SyncParticipant | None = None
         if self.node_cfg.sim_sync:
-            self._sync = SyncParticipant(self, "reasoning_node", watch=[COLOR_TOPIC, "odom"], on_tick=self._on_tick)
+            # Decisions are taken on camera ticks only (10 Hz), as the timer does in real time.
+            self._sync = SyncParticipant(self, "reasoning_node", watch=[COLOR_TOPIC, "odom"], on_tick=self._on_tick,
+                                         trigger=COLOR_TOPIC)
         else:
             self.create_timer(1.0 / self.node_cfg.decide_hz, self._on_timer,
                               callback_group=MutuallyExclusiveCallbackGroup())

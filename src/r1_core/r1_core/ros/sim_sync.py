@@ -41,8 +41,11 @@ TickHandler = Callable[[int, float], Mapping[str, float] | None]
 class SyncParticipant:
     """A node's side of the lock-step: call :meth:`received` from input callbacks."""
 
-    def __init__(self, node: Node, name: str, watch: Iterable[str], on_tick: TickHandler) -> None:
+    def __init__(self, node: Node, name: str, watch: Iterable[str], on_tick: TickHandler,
+                 trigger: str | None = None) -> None:
+        """``trigger``: take part only in ticks whose ``expect`` names this topic (e.g. the camera)."""
         self._node = node
+        self._trigger = trigger
         self._name = name
         self._watch = set(watch)
         self._on_tick = on_tick
@@ -50,6 +53,8 @@ class SyncParticipant:
         self._latest: dict[str, float] = {}
         self._pending: tuple[int, float, dict[str, float]] | None = None
         self._handled_seq = -1
+        #: The watched part of the tick being handled: what ``on_tick`` may consume ({topic: stamp}).
+        self.expect: dict[str, float] = {}
         self._pub = node.create_publisher(String, ACK_TOPIC, SYNC_QOS)
         self._sub = node.create_subscription(String, TICK_TOPIC, self._tick_cb, SYNC_QOS)
 
@@ -74,6 +79,8 @@ class SyncParticipant:
         except (ValueError, KeyError, TypeError) as exc:
             self._node.get_logger().error(f"malformed {TICK_TOPIC} message ignored: {exc}")
             return
+        if self._trigger is not None and self._trigger not in expect:
+            return
         with self._lock:
             if seq <= self._handled_seq:
                 return
@@ -89,6 +96,7 @@ class SyncParticipant:
                 return
             self._pending = None
             self._handled_seq = seq
+            self.expect = expect
         published = self._on_tick(seq, t)
         if published is not None:
             self.ack(seq, published)
@@ -137,11 +145,15 @@ class SyncMaster:
             time.sleep(0.05)
         return False
 
-    def tick(self, seq: int, t: float, expect: Mapping[str, float], consumes: Iterable[str] = ()) -> TickResult:
+    def tick(self, seq: int, t: float, expect: Mapping[str, float], consumes: Iterable[str] = (),
+             participants: Iterable[str] | None = None) -> TickResult:
         """Publish tick ``seq`` and block until all acks (and the consumed topics they name) arrive.
 
-        Must be called from a thread that is not the executor thread delivering the acks.
+        ``participants`` narrows whose acks this tick waits for (those with a ``trigger`` only
+        answer ticks carrying it). Must be called from a thread other than the executor thread
+        delivering the acks.
         """
+        expected = self._participants if participants is None else set(participants)
         msg = String()
         msg.data = json.dumps({"seq": seq, "t": t, "expect": dict(expect)})
         self._pub.publish(msg)
@@ -151,7 +163,7 @@ class SyncMaster:
         with self._cv:
             while True:
                 acks = self._acks.get(seq, {})
-                waiting = self._participants - set(acks)
+                waiting = expected - set(acks)
                 published: dict[str, float] = {}
                 for pub in acks.values():
                     published.update(pub)
