@@ -103,6 +103,7 @@ class BagPlayer:
         self._t0_ns = source.start_ns
         self._wall0: float | None = None
         self._lock = threading.Lock()
+        self.stats = PlayStats()
 
     def live_name(self, topic: str) -> str:
         """The live topic a bag topic is published on, after remapping."""
