@@ -75,9 +75,20 @@ def _params(argv: Sequence[str]) -> int:
     return 0
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the graph's processes are stopped and nothing is orphaned."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``nav-r1``."""
     args = list(sys.argv[1:] if argv is None else argv)
+    _exit_on_sigterm()
     commands = {"up": _up, "sim": _sim, "replay": _replay, "record": _record, "params": _params}
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)

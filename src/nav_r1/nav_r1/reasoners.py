@@ -44,8 +44,6 @@ def make_reasoner(config: ReasoningConfig) -> Reasoner:
         if not config.episodes_file:
             raise ParamError("parameter 'episodes_file' is required with backend 'expert'")
         return EpisodeExpert(Path(config.episodes_file))
-    if kind == "scripted":
-        return ScriptedReasoner.from_file(Path(rest))
     from nav_r1.prompt import NavPrompt
 
     space = UAV_ACTION_SPACE if config.action_space == "uav" else NAV_R1_ACTION_SPACE
@@ -53,40 +51,6 @@ def make_reasoner(config: ReasoningConfig) -> Reasoner:
     from r1_core.backends import make_backend
 
     return PromptedReasoner(make_backend(f"{kind}:{rest}"), prompt)
-
-
-class ScriptedReasoner:
-    """Replies from a list, in order; the last one repeats. ``reset`` starts from the first again."""
-
-    def __init__(self, replies: list[str]) -> None:
-        if not replies:
-            raise ParamError("a scripted reasoner needs at least one reply")
-        self._replies = list(replies)
-        self._next = 0
-
-    @classmethod
-    def from_file(cls, path: Path) -> ScriptedReasoner:
-        """One reply per non-empty line of a text file (``\\n`` inside a line stands for a newline)."""
-        try:
-            lines = path.read_text().splitlines()
-        except OSError as exc:
-            raise ParamError(f"parameter 'backend': cannot read scripted replies from {path}: {exc}") from exc
-        return cls([ln.replace("\\n", "\n") for ln in lines if ln.strip()])
-
-    @property
-    def name(self) -> str:
-        """Reported in status messages."""
-        return "scripted"
-
-    def infer(self, observation: Observation) -> Response:
-        """The next scripted reply."""
-        text = self._replies[min(self._next, len(self._replies) - 1)]
-        self._next += 1
-        return Response(text=text, model=self.name, timings={"total": 0.0})
-
-    def reset(self) -> None:
-        """Start from the first reply again."""
-        self._next = 0
 
 
 class EpisodeExpert:

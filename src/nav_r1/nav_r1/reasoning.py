@@ -37,6 +37,7 @@ class ReasoningConfig:
     settle_speed: float = param(0.05, "... and below this speed [m/s, rad/s]", min=0.0)
     frame_timeout_s: float = param(1.0, "A camera frame older than this is not reasoned on [s]", min=0.05)
     odom_timeout_s: float = param(0.5, "Odometry older than this blocks reasoning [s]", min=0.05)
+    health_period_s: float = param(1.0, "Probe a remote model server this often; 0 disables [s]", min=0.0)
     heartbeat_hz: float = param(2.0, "Republish the current plan at this rate as a liveness signal [Hz]", min=0.0)
     parse: ParseLimits = nested(ParseLimits, "Caps applied to parsed replies")
 
@@ -81,6 +82,7 @@ class ReasoningCore:
     _odom_stamp: float = -math.inf
     _plan: _PlanState = field(default_factory=_PlanState)
     _retry_after: float = -math.inf
+    _holding: str | None = None
 
     def set_instruction(self, text: str, now: float) -> bool:
         """A new instruction supersedes everything in flight; returns False for blank text."""
@@ -128,6 +130,8 @@ class ReasoningCore:
             return "no instruction"
         if self.busy:
             return "busy"
+        if self._holding is not None:
+            return f"holding: {self._holding}"
         if self._plan.stop:
             return "stopped"
         if now < self._retry_after:
@@ -191,6 +195,32 @@ class ReasoningCore:
         status.update(state="stopped" if stop and not poses else "planned", plan_id=plan_id, stop=stop,
                       failures=self.failures)
         return Outcome(plan_id, poses, status, stop=stop, publish_plan=True)
+
+    def on_health(self, problem: str | None, now: float) -> Outcome | None:
+        """A health probe's verdict: hold (empty plan) when the model became unreachable, resume after.
+
+        The fast node stops on the empty plan at once instead of finishing a plan nobody can
+        revise; when the model answers again the next reply plans from wherever the robot is.
+        """
+        status: dict[str, Any] = {"stamp": now, "instruction": self.instruction, "error": problem}
+        if problem is None:
+            if self._holding is None:
+                return None
+            self._holding = None
+            status.update(state="resumed", plan_id=self._plan.plan_id, stop=False)
+            return Outcome(self._plan.plan_id, self._plan.poses, status, stop=False, publish_plan=False)
+        if self._holding is not None or not self.instruction or self._plan.stop:
+            return None
+        self._holding = problem
+        plan_id = self._plan.plan_id + 1
+        self._plan = _PlanState(plan_id=plan_id, made_at=now)
+        status.update(state="holding", plan_id=plan_id, stop=False, obs_stamp=now)
+        return Outcome(plan_id, (), status, stop=False, publish_plan=True)
+
+    @property
+    def holding(self) -> bool:
+        """True while the model is unreachable and the robot holds."""
+        return self._holding is not None
 
     @property
     def plan(self) -> tuple[int, tuple[Pose2D, ...], float]:

@@ -170,3 +170,10 @@ class PromptedReasoner:
 
     def reset(self) -> None:
         """Prompted reasoners keep no episode state beyond the observation's history."""
+
+    def health(self) -> str | None:
+        """None when the backend can answer, else why not (remote backends probe their server)."""
+        probe = getattr(self._backend, "health", None)
+        if probe is None:
+            return None
+        return None if probe() is not None else f"model server of '{self.name}' is not answering"

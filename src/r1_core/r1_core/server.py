@@ -183,7 +183,9 @@ def _is_loopback(host: str) -> bool:
 def build_arg_parser() -> argparse.ArgumentParser:
     """The ``policy_server`` command line."""
     p = argparse.ArgumentParser(prog="policy_server", description=__doc__.splitlines()[0])
-    p.add_argument("--model", required=True, help="Qwen2.5-VL model directory or Hub id")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="Qwen2.5-VL model directory or Hub id")
+    src.add_argument("--replies", help="serve scripted replies from this file instead of a model (bring-up, drills)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -208,6 +210,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from r1_core.backends.transformers_vlm import BackendLoadError, TransformersConfig, TransformersVLM
     from r1_core.params import ParamError
 
+    if args.replies:
+        from r1_core.backends.scripted import ScriptedVLM
+
+        try:
+            scripted = ScriptedVLM.from_file(args.replies)
+        except ParamError as exc:
+            LOG.error("%s", exc)
+            return 2
+        LOG.info("serving scripted replies from %s on http://%s:%d/v1", args.replies, args.host, args.port)
+        app = create_app(scripted, served_model_name=args.served_model_name)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        return 0
     try:
         config = TransformersConfig(
             model=args.model, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,

@@ -96,6 +96,9 @@ class ReasoningNode(Node):
         else:
             self.create_timer(1.0 / self.node_cfg.decide_hz, self._on_timer,
                               callback_group=MutuallyExclusiveCallbackGroup())
+            if self.cfg.health_period_s > 0.0 and callable(getattr(self.reasoner, "health", None)):
+                self.create_timer(self.cfg.health_period_s, self._on_health_timer,
+                                  callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"reasoning with '{self.reasoner.name}' (backend '{self.cfg.backend}')")
 
     # ---- inputs -------------------------------------------------------------------------
@@ -150,6 +153,30 @@ class ReasoningNode(Node):
             self._submit(obs, None)
         self._maybe_heartbeat(now)
 
+    def _on_health_timer(self) -> None:
+        with self._lock:
+            if self.core.busy:
+                return  # the reply in flight tells us soon enough
+            self.core.busy = True
+
+        def probe() -> None:
+            try:
+                problem = self.reasoner.health()  # type: ignore[attr-defined]
+            except Exception as exc:  # a probe must never kill the node
+                problem = f"health probe failed: {exc}"
+            now = self._now()
+            with self._lock:
+                self.core.busy = False
+                outcome = self.core.on_health(problem, now)
+            if outcome is not None:
+                if outcome.publish_plan:
+                    self.get_logger().warning(f"holding: {problem}")
+                else:
+                    self.get_logger().info("model server answers again: resuming")
+                self._publish_outcome(outcome, now)
+
+        self._worker.submit(probe)
+
     def _on_tick(self, seq: int, t: float) -> Mapping[str, float] | None:
         obs = self._maybe_start(t)
         if obs is None:
@@ -196,11 +223,11 @@ class ReasoningNode(Node):
             self._publish_plan(outcome.poses, outcome.status["obs_stamp"])
             published[PLAN_TOPIC] = outcome.status["obs_stamp"]
             self._last_heartbeat = now
-        err = outcome.status.get("error")
-        if err:
+        state, err = outcome.status.get("state"), outcome.status.get("error")
+        if state == "failed":
             self.get_logger().warning(f"reply failed: {err}", throttle_duration_sec=2.0)
-        else:
-            self.get_logger().info(f"plan {outcome.plan_id}: {outcome.status['actions']}")
+        elif state in ("planned", "stopped"):
+            self.get_logger().info(f"plan {outcome.plan_id}: {outcome.status.get('actions', [])}")
         outcome.status["stamp"] = now
         self._publish_status(outcome.status)
         published[STATUS_TOPIC] = now

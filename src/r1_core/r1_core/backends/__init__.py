@@ -32,10 +32,19 @@ def _openai(target: str, overrides: dict[str, Any]) -> VLMBackend:
     return OpenAIChatVLM(from_mapping(OpenAIClientConfig, values, what="openai backend"))
 
 
+def _scripted(target: str, overrides: dict[str, Any]) -> VLMBackend:
+    from r1_core.backends.scripted import ScriptedVLM
+
+    if overrides:
+        raise ParamError(f"the scripted backend takes no settings, got {sorted(overrides)}")
+    return ScriptedVLM.from_file(target)
+
+
 #: scheme -> (factory, what the part after the colon is)
 BACKENDS: dict[str, tuple[Callable[[str, dict[str, Any]], VLMBackend], str]] = {
     "transformers": (_transformers, "a model directory or Hub id"),
     "openai": (_openai, "the server's API root, optionally '#model', e.g. http://host:8000/v1#nav-r1"),
+    "scripted": (_scripted, "a text file of replies, one per line"),
 }
 
 
