@@ -24,3 +24,9 @@ def ros_context():
     yield ctx
     if ctx.ok():
         rclpy.shutdown(context=ctx)
+
+# Test helpers (fake_robot) are imported by module name.
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))

@@ -1,0 +1,87 @@
+"""A kinematic robot for node tests: integrates cmd_vel into odometry, publishes camera and depth."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import TwistStamped
+from nav_msgs.msg import Odometry
+from nav_msgs.msg import Path as PathMsg
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Bool, String
+
+from r1_core.ros.convert import make_camera_info, numpy_to_image, yaw_to_quaternion
+from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
+
+
+def wait_for(cond, timeout: float) -> bool:
+    """Poll ``cond`` every 10 ms until it holds or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+class FakeRobot:
+    """Integrates cmd_vel into odometry at 100 Hz and publishes camera and depth frames at 10 Hz."""
+
+    def __init__(self, ctx: rclpy.Context) -> None:
+        self.node = rclpy.create_node("fake_robot", context=ctx)
+        n = self.node
+        self.odom_pub = n.create_publisher(Odometry, "odom", RELIABLE_QOS)
+        self.rgb_pub = n.create_publisher(Image, "camera/color/image_raw", SENSOR_QOS)
+        self.depth_pub = n.create_publisher(Image, "camera/depth/image_raw", SENSOR_QOS)
+        self.info_pub = n.create_publisher(CameraInfo, "camera/depth/camera_info", SENSOR_QOS)
+        self.instr_pub = n.create_publisher(String, "nav_r1/instruction", RELIABLE_QOS)
+        self.joy_pub = n.create_publisher(TwistStamped, "joy_vel", RELIABLE_QOS)
+        self.estop_pub = n.create_publisher(Bool, "e_stop", RELIABLE_QOS)
+        self.cmds: list[tuple[float, float, float]] = []  # (wall time, vx, wz)
+        self.plans: list[PathMsg] = []
+        self.status: list[dict] = []
+        n.create_subscription(TwistStamped, "cmd_vel", self._on_cmd, RELIABLE_QOS)
+        n.create_subscription(PathMsg, "nav_r1/plan", self.plans.append, RELIABLE_QOS)
+        n.create_subscription(String, "nav_r1/status", lambda m: self.status.append(json.loads(m.data)),
+                              RELIABLE_QOS)
+        self.x = self.y = self.yaw = 0.0
+        self.v = self.w = 0.0
+        self.k = np.array([[100.0, 0, 79.5], [0, 100.0, 59.5], [0, 0, 1]])
+        self.rgb = np.full((120, 160, 3), 90, np.uint8)
+        self.depth = np.full((120, 160), 6.0, np.float32)
+        self.ticks = 0
+        n.create_timer(0.01, self._step)
+
+    def _on_cmd(self, msg: TwistStamped) -> None:
+        self.v, self.w = msg.twist.linear.x, msg.twist.angular.z
+        self.cmds.append((time.monotonic(), self.v, self.w))
+
+    def _step(self) -> None:
+        dt = 0.01
+        self.x += self.v * math.cos(self.yaw) * dt
+        self.y += self.v * math.sin(self.yaw) * dt
+        self.yaw += self.w * dt
+        od = Odometry()
+        od.header.stamp = self.node.get_clock().now().to_msg()
+        od.header.frame_id, od.child_frame_id = "odom", "base_link"
+        od.pose.pose.position.x, od.pose.pose.position.y = self.x, self.y
+        od.pose.pose.orientation = yaw_to_quaternion(self.yaw)
+        od.twist.twist.linear.x, od.twist.twist.angular.z = self.v, self.w
+        self.odom_pub.publish(od)
+        self.ticks += 1
+        if self.ticks % 10 == 0:
+            stamp = self.node.get_clock().now().nanoseconds * 1e-9
+            info = make_camera_info(self.k, 160, 120, "camera_color_optical_frame", stamp)
+            self.info_pub.publish(info)
+            self.depth_pub.publish(numpy_to_image(self.depth, "32FC1", stamp, "camera_color_optical_frame"))
+            self.rgb_pub.publish(numpy_to_image(self.rgb, "rgb8", stamp, "camera_color_optical_frame"))
+
+    def last_cmd_after(self, t: float) -> tuple[float, float, float] | None:
+        after = [c for c in self.cmds if c[0] >= t]
+        return after[0] if after else None
+
+
