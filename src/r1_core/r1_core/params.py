@@ -260,5 +260,6 @@ def markdown_table(cls: type, prefix: str = "") -> str:
         if p.spec.choices is not None:
             bounds.append(" / ".join(str(c) for c in p.spec.choices))
         default = list(p.value) if isinstance(p.value, tuple) else p.value
-        rows.append(f"| `{p.name}` | {kind} | `{default!r}` | {', '.join(bounds)} | {p.spec.description} |")
+        desc = p.spec.description.replace("|", "\\|")  # a bare '|' would split the table cell
+        rows.append(f"| `{p.name}` | {kind} | `{default!r}` | {', '.join(bounds)} | {desc} |")
     return "\n".join(rows)
