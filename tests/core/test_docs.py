@@ -11,4 +11,5 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_parameter_docs_match_the_declarations() -> None:
     doc = (ROOT / "docs" / "parameters.md").read_text()
-    assert doc == parameters_markdown(), "docs/parameters.md is stale: run `.venv/bin/nav-r1 params > docs/parameters.md`"
+    stale = "docs/parameters.md is stale: run `.venv/bin/nav-r1 params > docs/parameters.md`"
+    assert doc == parameters_markdown(), stale
