@@ -35,6 +35,8 @@ def test_urdf_is_real_and_matches_our_reader(robot):
             assert joint.limit.lower < joint.limit.upper, joint.name
     body = load_robot_body(robot)
     assert body.mass == pytest.approx(total)
+    # The planning radius covers every collision shape, so a robot on a planned path cannot touch.
+    assert body.footprint_radius < robot_profile(robot).radius
     for frame in ("camera_link", "camera_color_optical_frame", "camera_right_optical_frame"):
         np.testing.assert_allclose(body.frames[frame], urdf.get_transform(frame, "base_link"), atol=1e-9)
     # REP-103 optical frame: z forward (= base x), x right (= -base y), y down (= -base z).

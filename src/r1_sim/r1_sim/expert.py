@@ -63,15 +63,15 @@ class ExpertReasoner:
         actions_per_reply: int = 3,
         stop_radius: float | None = None,
         turn_threshold_deg: float = 16.0,
-        plan_margin: float = 0.08,
+        plan_margin: float = 0.0,
         record: bool = False,
     ) -> None:
         if not 1 <= actions_per_reply <= 8:
             raise ValueError(f"actions_per_reply must be 1-8, got {actions_per_reply}")
         self.scene = scene
         self.navmap = navmap
-        # Plan a little farther from obstacles than the map's radius: discrete 30° turns leave up to
-        # 15° of heading error, and a path that grazes the inflated corners would then clip them.
+        # Optionally plan farther from obstacles than the map's radius (where a passage closes
+        # under the margin, the plain map is used).
         self.plan_map = NavMap(scene, navmap.robot_radius + plan_margin, navmap.resolution) if plan_margin > 0 \
             else navmap
         self.episode = episode
@@ -141,8 +141,7 @@ class ExpertReasoner:
             if self._distance(xy) <= self.stop_radius:
                 break  # the next reply, from a fresh pose, confirms the stop
             path = self._plan(xy)
-            # path[0] is the robot's position snapped to free space: off the free space, head back first.
-            target = next((p for p in path if np.linalg.norm(p - xy) > 0.05), path[-1])
+            target = next((p for p in path[1:] if np.linalg.norm(p - xy) > 0.05), path[-1])
             err = _wrap(math.atan2(target[1] - xy[1], target[0] - xy[0]) - yaw)
             if abs(err) > self.turn_threshold:
                 left = err > 0

@@ -34,7 +34,8 @@ class RobotProfile:
     max_yaw_accel: float
     #: Time constant (s) of the stiff velocity actuators (the lag of the base behind a command).
     tau: float
-    #: Planning radius (m) for the navigation map: footprint half-diagonal plus a margin.
+    #: Planning radius (m) for the navigation map: the footprint radius at the stance plus a margin
+    #: (the dog's calves reach 0.45 m from its centre).
     radius: float
     flies: bool = False
     #: Joint angles (rad) of the standing pose; joints not named stay at zero.
@@ -42,7 +43,7 @@ class RobotProfile:
 
 
 PROFILES: dict[str, RobotProfile] = {
-    "dog": RobotProfile("dog", 1.0, 0.5, 0.0, 1.5, 1.5, 4.0, 0.08, 0.40,
+    "dog": RobotProfile("dog", 1.0, 0.5, 0.0, 1.5, 1.5, 4.0, 0.08, 0.47,
                         stance=tuple((f"{leg}_{j}_joint", a) for leg in ("FL", "FR", "RL", "RR")
                                      for j, a in (("thigh", 0.8), ("calf", -1.5)))),
     "uav": RobotProfile("uav", 1.0, 1.0, 0.6, 1.5, 2.0, 4.0, 0.15, 0.35, flies=True),
@@ -86,6 +87,24 @@ class RobotBody:
     collisions: tuple[Geom, ...]
     frames: dict[str, NDArray[np.float64]]  # link name -> base_T_link (4x4)
     joint_limits: dict[str, tuple[float, float]]
+
+    @property
+    def footprint_radius(self) -> float:
+        """Largest horizontal distance of any collision shape from base_link's z axis [m]."""
+        out = 0.0
+        for g in self.collisions:
+            r, c = g.pose[:3, :3], g.pose[:3, 3]
+            if g.kind == "box":
+                corners = np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).reshape(3, -1).T * np.asarray(g.size)
+                pts = c + corners @ r.T
+            else:  # sphere or cylinder: sample the rim (a sphere as its equator)
+                a = np.linspace(0, 2 * math.pi, 32, endpoint=False)
+                half = g.size[1] if g.kind == "cylinder" else 0.0
+                local = np.concatenate([np.stack([g.size[0] * np.cos(a), g.size[0] * np.sin(a), np.full(32, h)], 1)
+                                        for h in (-half, half)])
+                pts = c + local @ (r.T if g.kind == "cylinder" else np.eye(3))
+            out = max(out, float(np.hypot(pts[:, 0], pts[:, 1]).max()))
+        return out
 
     @property
     def ground_clearance(self) -> float:
