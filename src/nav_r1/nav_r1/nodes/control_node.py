@@ -3,19 +3,21 @@
 A thin shell around :class:`~nav_r1.control.controller.FastController`: it converts messages and
 calls the core.  It never loads a model: the reasoning node runs in its own process.
 
-Threads (MultiThreadedExecutor from ``r1_core.ros.node_main.run_node``):
+Threads:
 
-- the loop timer runs alone in its MutuallyExclusive group and calls :meth:`ControlNode.tick`;
+- the executor thread of ``r1_core.ros.node_main.run_node`` (a SingleThreadedExecutor, asked for
+  with ``executor_kind``) runs the loop timer, which calls :meth:`ControlNode.tick`, and the short
+  input callbacks;
 - depth images / point clouds run on a helper node (``<name>_sensing``) spun by its own
   SingleThreadedExecutor in the ``sensing`` thread: projection and the zone check happen outside
   the lock, so a 640x480 frame never delays the timer, and a newly triggered stop zone publishes
   zero from that thread at once instead of waiting for the next tick;
-- odometry, plans, teleop, locks and camera_info run in a Reentrant group and only store values.
+- odometry, plans, teleop and locks only store values (microseconds each).
 
 ``_lock`` guards the controller (the one owner of control state); each holder keeps it for
-microseconds.  The loop statistics have their own lock.  With ``realtime_priority`` > 0 (the
-default, 50, as ros2_control's controller manager) every thread of the node runs SCHED_FIFO, so a
-busy reasoning process on the same cores cannot delay the loop.  The GIL is still shared, so the
+microseconds.  The loop statistics have their own lock.  With ``realtime_priority`` > 0 (opt-in;
+50 is ros2_control's choice) every thread of the node runs SCHED_FIFO, so a busy reasoning
+process on the same cores cannot delay the loop (bench/bench_control.py measures both).  The GIL is still shared, so the
 node shortens Python's switch interval (``gil_switch_interval_s``): a busy depth thread cannot
 hold the timer for 5 ms.
 """
@@ -139,6 +141,11 @@ class ControlNode(Node):
         if self.node_cfg.realtime_priority > 0:
             self._set_realtime(self.node_cfg.realtime_priority)
         self._lock = threading.Lock()
+        # run_node's SingleThreadedExecutor (r1_core.ros.node_main.make_executor): the loop's and the
+        # inputs' callbacks are all short. With SCHED_FIFO a MultiThreadedExecutor spun 65-80% of a
+        # core on 30 Hz odometry alone (its dispatcher re-polls until a worker takes the message);
+        # this way the node used 19% with odometry, plans and 640x480 depth at 30 Hz.
+        self.executor_kind = "single"
         self.core = FastController(self.cfg)
         self._projector: DepthProjector | None = None
         self._cloud_rt = base_from_optical(self.cfg.depth)
