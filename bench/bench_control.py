@@ -280,7 +280,7 @@ def bench_jitter(seconds: float, burners: int) -> None:
     pairs = [
         ("idle, normal scheduling", False, 0),
         ("loaded, normal scheduling", True, 0),
-        ("loaded, SCHED_FIFO 50 (node default)", True, 50),
+        ("loaded, SCHED_FIFO 50 (realtime_priority:=50, opt-in)", True, 50),
     ]
     for name, load, rt in pairs:
         b, n = bare(load, rt), node(load, rt)
@@ -388,7 +388,7 @@ def bench_latency(frames: int, burners: int) -> None:
     pairs = [
         ("idle, normal scheduling", False, 0),
         ("loaded, normal scheduling", True, 0),
-        ("loaded, SCHED_FIFO 50 (node default)", True, 50),
+        ("loaded, SCHED_FIFO 50 (realtime_priority:=50, opt-in)", True, 50),
     ]
     for name, load, rt in pairs:
         e, n = run(load, True, rt), run(load, False, rt)
