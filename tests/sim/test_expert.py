@@ -117,3 +117,23 @@ def test_closed_loop_reaches_goals_reproducibly(robot, scene_name):
         runs.append(metrics)
     assert runs[0] == runs[1]
     sim.close()
+
+
+def test_data_engine_with_rendered_frames(tmp_path):
+    """A rendered rollout recorded by the expert exports Nav-CoT rows whose images are the camera's."""
+    scene = load_scene("flat_2room")
+    nm = NavMap(scene, robot_profile("wheeled").radius)
+    ep = generate_episodes(scene, 1, seed=1, robot="wheeled", navmap=nm)[0]
+    sim = Simulator("wheeled", scene, SimConfig(width=32, height=24))
+    expert = ExpertReasoner(scene, nm, ep, record=True)
+    result = run_episode(sim, expert, ep, render=True)
+    sim.close()
+    assert result.stopped
+    rows = expert.export_navcot(tmp_path / "navcot.jsonl")
+    assert rows == result.replies
+    import cv2
+
+    last = json.loads((tmp_path / "navcot.jsonl").read_text().splitlines()[-1])
+    img = cv2.imread(str(tmp_path / last["history_images"][-1]))
+    assert img.shape == (24, 32, 3) and img.std() > 0  # a real render, not a blank frame
+    assert last["target"].endswith("<action>stop</action>")
