@@ -124,9 +124,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--no-node", action="store_true", help="skip the ROS end-to-end run")
+    ap.add_argument("--threads", type=int, default=0, help="torch/OpenCV threads (0 = library default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        import cv2
+
+        cv2.setNumThreads(args.threads)
     sample = synth_pair(0, (H, W))
-    print(f"stereo bench {W}x{H}, torch threads {torch.get_num_threads()}, CPU cores {os.cpu_count()}")
+    print(f"stereo bench {W}x{H}, torch threads {torch.get_num_threads()}, CPU cores {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f}")
     rows = []
     sgbm_fps, sgbm_ms = time_backend(SgbmBackend(), sample, args.seconds)
     rows.append(("sgbm (3-way, internal LR check)", "cpu", sgbm_fps, sgbm_ms))
