@@ -94,7 +94,7 @@ def plot_history(history: Sequence[dict[str, float]], path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for key in ("total", "photometric"):
         y = np.array([h[key] for h in history])
-        k = max(1, len(y) // 20)
+        k = max(1, len(y) // 10)
         ax.plot(y, alpha=0.3)
         ax.plot(np.convolve(y, np.ones(k) / k, mode="valid"), label=f"{key} (moving avg {k})")
     ax.set_xlabel("step")

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -186,9 +187,7 @@ def to_gray(img: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """Luma of an RGB image (mono passes through)."""
     if img.ndim == 2:
         return img
-    rgb = img.astype(np.float32)
-    gray = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
-    return np.clip(gray + 0.5, 0, 255).astype(np.uint8)
+    return np.asarray(cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY), dtype=np.uint8)
 
 
 def to_rgb(img: NDArray[np.uint8]) -> NDArray[np.uint8]:
