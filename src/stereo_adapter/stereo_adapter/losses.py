@@ -82,7 +82,7 @@ class SelfSupWeights:
 
     photometric: float = 1.0
     smoothness: float = 0.02
-    mono: float = 0.05
+    mono: float = 0.005
     gate_l1: float = 1e-3
 
 
