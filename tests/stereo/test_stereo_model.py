@@ -181,3 +181,14 @@ def test_node_config_and_backend_factory_reject_bad_parameters(model, tmp_path):
     backend = make_backend(StereoNodeConfig(backend="learned", weights=str(base), device="cpu", iters=2))
     assert backend.name == "learned"
     assert make_backend(StereoNodeConfig()).name == "sgbm"
+
+
+def test_shipped_parameter_file_matches_declarations():
+    from pathlib import Path
+
+    from r1_core.params import from_mapping, load_ros_params, to_flat
+    from stereo_adapter.config import StereoNodeConfig
+
+    path = Path(__file__).resolve().parents[2] / "src/stereo_adapter/config/stereo_node.yaml"
+    cfg = from_mapping(StereoNodeConfig, load_ros_params(path, "stereo_node"))
+    assert to_flat(cfg) == to_flat(StereoNodeConfig())
