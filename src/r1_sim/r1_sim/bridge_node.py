@@ -223,11 +223,14 @@ class BridgeNode(Node):
             self._instruction = text
             self._stop_said = False
             self._instructed.clear()
+        # Re-send only after a long silence: a duplicate arriving mid-episode would restart the
+        # reasoner's instruction and make the run depend on DDS timing.
         deadline = time.monotonic() + self.cfg.startup_timeout_s
         while time.monotonic() < deadline and rclpy.ok(context=self.context):
             self.instruction_pub.publish(String(data=text))
-            if self._instructed.wait(0.5):
+            if self._instructed.wait(10.0):
                 return True
+            self.get_logger().warning("instruction not acknowledged within 10 s; sending it again")
         return False
 
     def run_episode(self, episode: Any) -> dict[str, Any]:

@@ -148,6 +148,7 @@ class ControlNode(Node):
         self.executor_kind = "single"
         self.core = FastController(self.cfg)
         self._projector: DepthProjector | None = None
+        self._early_depth: Image | None = None  # lock-step only: a frame that beat its camera_info
         self._cloud_rt = base_from_optical(self.cfg.depth)
         self._plans = 0
         self._last_state: tuple[Any, ...] | None = None
@@ -179,7 +180,8 @@ class ControlNode(Node):
         self._sensing_exec.add_node(self._sensing)
         source = self.node_cfg.obstacle_source
         if source == "depth":
-            self._sensing.create_subscription(CameraInfo, DEPTH_INFO_TOPIC, self._on_info, SENSOR_QOS)
+            self._sensing.create_subscription(CameraInfo, DEPTH_INFO_TOPIC, self._on_info,
+                                              RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS)
             self._sensing.create_subscription(Image, DEPTH_TOPIC, self._on_depth,
                                               RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS)
         elif source == "pointcloud":
@@ -333,21 +335,29 @@ class ControlNode(Node):
         p = self._projector
         if p is None or p.width != msg.width or p.height != msg.height or not np.array_equal(p.k, k):
             self._projector = DepthProjector(k, int(msg.width), int(msg.height), self.cfg.depth)
+        early, self._early_depth = self._early_depth, None
+        if early is not None:
+            self._on_depth(early)
 
     def _on_depth(self, msg: Image) -> None:
         projector = self._projector
         if projector is None:
+            if self._sync is not None:
+                # Lock-step: the frame's camera_info is on its way (same tick); use the frame then,
+                # so whether it was used never depends on which of the two arrived first.
+                self._early_depth = msg
+                return
             self.get_logger().warning("no camera_info yet: depth dropped", throttle_duration_sec=5.0)
             return
+        stamp = stamp_to_sec(msg.header.stamp)
         try:
             points = projector.points(depth_image_to_metres(msg), roi=self.core.zones.box)
+            self._obstacles(points, stamp, filtered=True)
         except (ConversionError, ValueError) as exc:
             self.get_logger().error(f"dropped a depth frame: {exc}", throttle_duration_sec=5.0)
-            return
-        stamp = stamp_to_sec(msg.header.stamp)
-        self._obstacles(points, stamp, filtered=True)
-        if self._sync is not None:
-            self._sync.received(DEPTH_TOPIC, stamp)
+        finally:
+            if self._sync is not None:  # used or refused, the tick must not wait for it
+                self._sync.received(DEPTH_TOPIC, stamp)
 
     def _on_cloud(self, msg: PointCloud2) -> None:
         try:
