@@ -10,6 +10,7 @@ ARGS   ?=
 .PHONY: install demo test test-fast lint typecheck bench colcon-check clean
 
 $(STAMP): requirements.txt requirements-dev.txt $(foreach p,$(PKGS),src/$(p)/setup.py)
+	bash scripts/install_system_deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -r requirements.txt

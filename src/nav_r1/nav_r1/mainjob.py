@@ -66,7 +66,7 @@ def parse_main_job_args(argv: Sequence[str]) -> MainJobOptions:
     p.add_argument("--no-sync", action="store_true", help="free-running real time instead of lock-step")
     p.add_argument("--record-images", action="store_true", help="also record colour and depth images")
     p.add_argument("--timeout", type=float, default=1800.0, help="wall-clock limit for the whole run [s]")
-    p.add_argument("--episode-timeout", type=float, default=90.0, help="simulated time per episode [s]")
+    p.add_argument("--episode-timeout", type=float, default=150.0, help="simulated time per episode [s]")
     p.add_argument("--image", default="320x240", help="render size WxH")
     ns = p.parse_args(list(argv))
     if ns.robot not in ROBOTS:

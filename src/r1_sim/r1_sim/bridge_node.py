@@ -57,7 +57,7 @@ class BridgeConfig:
     control_dt: float = param(0.01, "Simulation tick: odometry and lock-step period [s]", min=0.001, max=0.1)
     rate_factor: float = param(1.0, "Real-time factor when not lock-stepped", min=0.01, max=100.0)
     publish_stereo: bool = param(True, "Publish the rectified stereo pair")
-    episode_timeout_s: float = param(90.0, "Simulated time after which an episode ends unfinished [s]", min=1.0)
+    episode_timeout_s: float = param(150.0, "Simulated time after which an episode ends unfinished [s]", min=1.0)
     settle_timeout_s: float = param(3.0, "After stop, wait at most this long for the robot to come to rest [s]",
                                     min=0.0)
     cmd_timeout_s: float = param(0.5, "Base watchdog: no cmd_vel for this long -> zero command [s]", min=0.01)
