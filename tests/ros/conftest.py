@@ -25,7 +25,7 @@ def ros_context():
     if ctx.ok():
         rclpy.shutdown(context=ctx)
 
-# Test helpers (fake_robot) are imported by module name.
+# fake_robot is imported by module name from this folder.
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 

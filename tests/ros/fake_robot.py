@@ -18,16 +18,6 @@ from r1_core.ros.convert import make_camera_info, numpy_to_image, yaw_to_quatern
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
 
 
-def wait_for(cond, timeout: float) -> bool:
-    """Poll ``cond`` every 10 ms until it holds or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 class FakeRobot:
     """Integrates cmd_vel into odometry at 100 Hz and publishes camera and depth frames at 10 Hz."""
 

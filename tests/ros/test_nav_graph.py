@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_robot import FakeRobot, wait_for
+from fake_robot import FakeRobot
 from geometry_msgs.msg import TwistStamped
+from helpers import wait_for
 from rclpy.executors import MultiThreadedExecutor
 from std_msgs.msg import Bool, String
 

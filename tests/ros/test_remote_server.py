@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from fake_robot import FakeRobot, wait_for
+from fake_robot import FakeRobot
+from helpers import wait_for
 from rclpy.executors import MultiThreadedExecutor
 from std_msgs.msg import String
 
