@@ -75,6 +75,10 @@ def decode_set(left: Image, right: Image, left_info: CameraInfo, right_info: Cam
 class StereoNode(Node):
     """Depth from a rectified stereo pair through a pluggable backend."""
 
+    #: Callbacks only fill the mailbox (the backend runs in the worker): a single-threaded
+    #: executor; rclpy's multi-threaded one re-polls in a loop and cost most of a core here.
+    executor_kind = "single"
+
     def __init__(self) -> None:
         super().__init__("stereo_node")
         self.cfg = declare_config(self, StereoNodeConfig)
