@@ -66,6 +66,9 @@ class JointCommandConfig:
 class JointCommandNode(Node):
     """Streams trajectories as per-period joint set-points and obeys the locks."""
 
+    #: Every callback is short; one thread also keeps lock handling ordered with the stream.
+    executor_kind = "single"
+
     def __init__(self) -> None:
         super().__init__("joint_command_node")
         self.cfg = declare_config(self, JointCommandConfig)

@@ -71,6 +71,9 @@ class VlaNodeConfig:
 class VlaNode(Node):
     """Runs VLA-R1-style reasoning and the control stack on instructions."""
 
+    #: Inference and planning run in the worker; callbacks are short: a single-threaded executor.
+    executor_kind = "single"
+
     def __init__(self) -> None:
         super().__init__("vla_node")
         self.cfg = declare_config(self, VlaNodeConfig)
