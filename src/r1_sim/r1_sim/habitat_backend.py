@@ -109,7 +109,8 @@ class HabitatSimulator:
         self._base_height = 0.0 if self.profile.flies else self.body.ground_clearance
         specs = []
         for uuid, kind, frame in (("color", hs.SensorType.COLOR, left), ("depth", hs.SensorType.DEPTH, left),
-                                  ("right", hs.SensorType.COLOR, right)):
+                                  ("right", hs.SensorType.COLOR, right),
+                                  ("right_depth", hs.SensorType.DEPTH, right)):
             spec = hs.CameraSensorSpec()
             spec.uuid = uuid
             spec.sensor_type = kind
@@ -243,10 +244,10 @@ class HabitatSimulator:
         return np.ascontiguousarray(np.asarray(obs["color"])[:, :, :3]), depth
 
     def render_depth(self, right: bool = False) -> NDArray[np.float32]:
-        """Depth of the left camera (habitat gives no right depth sensor here)."""
-        if right:
-            raise NotImplementedError("the habitat backend renders depth for the left camera only")
-        return self.render_rgbd()[1]
+        """Ground-truth depth (H, W) float32 metres of the left (or right) camera."""
+        depth = np.asarray(self._observe()["right_depth" if right else "depth"], dtype=np.float32)
+        depth[(depth > self.config.max_depth_m) | ~np.isfinite(depth)] = 0.0
+        return depth
 
     def render_stereo(self) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
         """A rectified colour pair (left, right) from two parallel sensors one baseline apart."""
