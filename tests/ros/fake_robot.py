@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import rclpy
 from geometry_msgs.msg import TwistStamped
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
+from rclpy.executors import MultiThreadedExecutor
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Bool, String
 
+from nav_r1.graph import NodeSpec
+from nav_r1.runner import Graph
 from r1_core.ros.convert import make_camera_info, numpy_to_image, yaw_to_quaternion
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
 
@@ -75,3 +82,26 @@ class FakeRobot:
         return after[0] if after else None
 
 
+
+
+@contextmanager
+def robot_with_graph(specs: Sequence[NodeSpec], run_dir: Path, ctx: rclpy.Context) -> Iterator[tuple[Graph, FakeRobot]]:
+    """The nodes of ``specs`` as processes around a spinning FakeRobot; node logs are printed after."""
+    graph = Graph(specs, run_dir=run_dir)
+    robot = FakeRobot(ctx)
+    ex = MultiThreadedExecutor(num_threads=2, context=ctx)
+    ex.add_node(robot.node)
+    spin = threading.Thread(target=ex.spin, daemon=True)
+    spin.start()
+    graph.start()
+    try:
+        yield graph, robot
+    finally:
+        graph.stop()
+        ex.shutdown(timeout_sec=2.0)
+        spin.join(timeout=2.0)
+        robot.node.destroy_node()
+        for spec in specs:
+            log = run_dir / "logs" / f"{spec.name}.log"
+            if log.is_file():
+                print(f"--- {spec.name} ---\n{log.read_text()[-3000:]}")

@@ -7,20 +7,17 @@ control period; killing the reasoning process stops the robot within the plan ti
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from fake_robot import FakeRobot
+from fake_robot import robot_with_graph
 from geometry_msgs.msg import TwistStamped
 from helpers import wait_for
-from rclpy.executors import MultiThreadedExecutor
 from std_msgs.msg import Bool, String
 
 from nav_r1.graph import build_graph, robot_params_file
-from nav_r1.runner import Graph
 from r1_core.ros.convert import sec_to_stamp
 
 pytestmark = pytest.mark.ros
@@ -34,24 +31,8 @@ def graph(tmp_path: Path, ros_context):
     replies.write_text(REPLY + "\n")
     # The control loop's own settings come from the robot's file; only obstacle source is the depth image.
     specs = build_graph({"robot": "wheeled", "reasoner": f"scripted:{replies}", "depth": "none"})
-    g = Graph(specs, run_dir=tmp_path)
-    robot = FakeRobot(ros_context)
-    ex = MultiThreadedExecutor(num_threads=2, context=ros_context)
-    ex.add_node(robot.node)
-    spin = threading.Thread(target=ex.spin, daemon=True)
-    spin.start()
-    g.start()
-    try:
-        yield g, robot
-    finally:
-        g.stop()
-        ex.shutdown(timeout_sec=2.0)
-        spin.join(timeout=2.0)
-        robot.node.destroy_node()
-        for name in ("reasoning_node", "control_node"):
-            log = tmp_path / "logs" / f"{name}.log"
-            if log.is_file():
-                print(f"--- {name} ---\n{log.read_text()[-3000:]}")
+    with robot_with_graph(specs, tmp_path, ros_context) as running:
+        yield running
 
 
 def test_instruction_plan_velocity_teleop_estop_and_reasoner_death(graph) -> None:

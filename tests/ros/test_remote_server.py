@@ -5,18 +5,15 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from fake_robot import FakeRobot
+from fake_robot import robot_with_graph
 from helpers import wait_for
-from rclpy.executors import MultiThreadedExecutor
 from std_msgs.msg import String
 
 from nav_r1.graph import build_graph
-from nav_r1.runner import Graph
 from r1_core.backends.openai_client import OpenAIChatVLM, OpenAIClientConfig
 from r1_core.reasoner import ChatMessage
 
@@ -66,49 +63,36 @@ def test_robot_stops_when_the_model_server_dies_and_resumes_when_it_returns(tmp_
     server = _start_server(replies, port)
     specs = build_graph({"robot": "wheeled", "reasoner": f"openai:http://127.0.0.1:{port}/v1#nav-r1",
                          "depth": "none"})
-    graph = Graph(specs, run_dir=tmp_path)
-    robot = FakeRobot(ros_context)
-    ex = MultiThreadedExecutor(num_threads=2, context=ros_context)
-    ex.add_node(robot.node)
-    spin = threading.Thread(target=ex.spin, daemon=True)
-    spin.start()
-    graph.start()
     try:
-        assert _server_up(port)
-        assert wait_for(lambda: robot.node.count_subscribers("nav_r1/instruction") > 0, 30.0)
-        robot.instr_pub.publish(String(data="drive ahead"))
+        with robot_with_graph(specs, tmp_path, ros_context) as (_graph, robot):
+            assert _server_up(port)
+            assert wait_for(lambda: robot.node.count_subscribers("nav_r1/instruction") > 0, 30.0)
+            robot.instr_pub.publish(String(data="drive ahead"))
 
-        def moving() -> bool:
-            return bool(robot.cmds) and robot.cmds[-1][1] > 0.05
+            def moving() -> bool:
+                return bool(robot.cmds) and robot.cmds[-1][1] > 0.05
 
-        def stopped() -> bool:
-            recent = [c for c in robot.cmds if c[0] > time.monotonic() - 0.3]
-            return bool(recent) and all(c[1] == 0.0 and c[2] == 0.0 for c in recent)
+            def stopped() -> bool:
+                recent = [c for c in robot.cmds if c[0] > time.monotonic() - 0.3]
+                return bool(recent) and all(c[1] == 0.0 and c[2] == 0.0 for c in recent)
 
-        assert wait_for(moving, 30.0), "the robot never moved on the server's replies"
-        server.kill()
-        server.wait()
-        killed = time.monotonic()
-        # The health probe (1 s) notices, the node publishes an empty plan (hold), the fast node
-        # decelerates to zero; bounded by the probe period + the client's timeouts + the ramp down.
-        assert wait_for(stopped, 15.0), "the robot did not stop after the server died"
-        stop_delay = time.monotonic() - killed
-        assert any(s.get("state") == "holding" for s in robot.status), "no holding status reported"
-        assert not moving()
+            assert wait_for(moving, 30.0), "the robot never moved on the server's replies"
+            server.kill()
+            server.wait()
+            killed = time.monotonic()
+            # The health probe (1 s) notices, the node publishes an empty plan (hold), the fast node
+            # decelerates to zero; bounded by the probe period + the client's timeouts + the ramp down.
+            assert wait_for(stopped, 15.0), "the robot did not stop after the server died"
+            stop_delay = time.monotonic() - killed
+            assert any(s.get("state") == "holding" for s in robot.status), "no holding status reported"
+            assert not moving()
 
-        server = _start_server(replies, port)
-        assert _server_up(port)
-        assert wait_for(moving, 30.0), "the robot did not resume when the server came back"
-        assert any(s.get("state") == "resumed" for s in robot.status)
-        print(f"stopped {stop_delay:.2f} s after the server was killed")
+            server = _start_server(replies, port)
+            assert _server_up(port)
+            assert wait_for(moving, 30.0), "the robot did not resume when the server came back"
+            assert any(s.get("state") == "resumed" for s in robot.status)
+            print(f"stopped {stop_delay:.2f} s after the server was killed")
     finally:
-        graph.stop()
         server.kill()
         server.wait()
-        ex.shutdown(timeout_sec=2.0)
-        spin.join(timeout=2.0)
-        robot.node.destroy_node()
-        for name in ("reasoning_node", "control_node"):
-            log = tmp_path / "logs" / f"{name}.log"
-            if log.is_file():
-                print(f"--- {name} ---\n{log.read_text()[-2000:]}")
+
