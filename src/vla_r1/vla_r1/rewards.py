@@ -11,6 +11,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from r1_core.trajectory import frechet_from_costs
 from vla_r1.parse import Box, parse_response
 from vla_r1.parse import format_ok as _format_ok
 
@@ -53,23 +54,6 @@ def affordance_reward(pred: Box | None, target: Box) -> float:
     return 0.0 if pred is None else (giou(pred, target) + 1.0) / 2.0
 
 
-def _frechet(cost: NDArray[np.float64]) -> float:
-    n, m = cost.shape
-    ca = np.full((n, m), math.inf)
-    for i in range(n):
-        for j in range(m):
-            if i == 0 and j == 0:
-                prev = 0.0
-            elif i == 0:
-                prev = ca[0, j - 1]
-            elif j == 0:
-                prev = ca[i - 1, 0]
-            else:
-                prev = min(ca[i - 1, j], ca[i - 1, j - 1], ca[i, j - 1])
-            ca[i, j] = max(prev, cost[i, j])
-    return float(ca[-1, -1])
-
-
 def _pairwise(p: Points, q: Points) -> NDArray[np.float64]:
     return np.asarray(np.linalg.norm(p[:, None, :] - q[None, :, :], axis=-1), dtype=float)
 
@@ -84,7 +68,7 @@ def _check(p: Points, q: Points) -> tuple[Points, Points]:
 def discrete_frechet(p: Points, q: Points) -> float:
     """Discrete Fréchet distance between two polylines (Euclidean point cost)."""
     p, q = _check(p, q)
-    return _frechet(_pairwise(p, q))
+    return frechet_from_costs(_pairwise(p, q))
 
 
 def hausdorff(p: Points, q: Points) -> float:
@@ -139,7 +123,7 @@ def alaf_distance(
     eps = 1e-9
     ratio = np.abs(np.log((lp[:, None] + eps) / (lq[None, :] + eps)))
     cost = _pairwise(p, q) + lambda_theta * angle + lambda_r * np.minimum(ratio, math.log(10.0))
-    return _frechet(cost)
+    return frechet_from_costs(cost)
 
 
 def trajectory_reward(pred: Points | None, target: Points) -> float:

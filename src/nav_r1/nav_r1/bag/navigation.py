@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from nav_r1 import metrics
 from nav_r1.bag.traces import BagTraces
 from nav_r1.parse import parse_response
+from r1_core.trajectory import discrete_frechet
 
 
 def _r(v: float) -> float | None:
@@ -36,24 +37,6 @@ def _goal(bag: BagTraces) -> tuple[float, float] | None:
     if bag.goal is not None:
         return bag.goal
     return bag.reference_path[-1] if bag.reference_path else None
-
-
-def discrete_frechet(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
-    """Discrete Fréchet distance between two polylines (Euclidean point cost).
-
-    Nav-R1's R_path uses a trajectory distance D_F; :mod:`nav_r1.metrics` has none, so it lives
-    here. Rows are filled with a running maximum so the cost is O(N·M) numpy work, not Python.
-    """
-    cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
-    row = np.maximum.accumulate(cost[0])
-    for i in range(1, len(a)):
-        new = np.empty_like(row)
-        new[0] = max(row[0], cost[i, 0])
-        best = np.minimum(row[1:], row[:-1])  # from (i-1, j) or (i-1, j-1)
-        for j in range(1, len(b)):
-            new[j] = max(min(best[j - 1], new[j - 1]), cost[i, j])
-        row = new
-    return float(row[-1])
 
 
 def _stopped(bag: BagTraces) -> bool:
