@@ -49,7 +49,9 @@ def test_instruction_plan_velocity_teleop_estop_and_reasoner_death(graph) -> Non
     assert plan.header.frame_id == "odom" and len(plan.poses) == 2
     step = plan.poses[1].pose.position.x - plan.poses[0].pose.position.x
     assert step == pytest.approx(0.25, abs=1e-6)
-    assert any(s.get("actions") == ["move forward 25cm"] for s in robot.status)
+    # The status follows the plan on its own topic: wait for it rather than assume it came first.
+    assert wait_for(lambda: any(s.get("actions") == ["move forward 25cm"] for s in robot.status), 5.0), \
+        f"no status with the plan's actions: {robot.status}"
     assert wait_for(lambda: any(c[1] > 0.05 for c in robot.cmds), 10.0), "no forward command"
 
     # Teleop wins within one control period (plus DDS delivery).

@@ -84,13 +84,15 @@ def test_robot_stops_when_the_model_server_dies_and_resumes_when_it_returns(tmp_
             # decelerates to zero; bounded by the probe period + the client's timeouts + the ramp down.
             assert wait_for(stopped, 15.0), "the robot did not stop after the server died"
             stop_delay = time.monotonic() - killed
-            assert any(s.get("state") == "holding" for s in robot.status), "no holding status reported"
+            assert wait_for(lambda: any(s.get("state") == "holding" for s in robot.status), 5.0), \
+                "no holding status reported"
             assert not moving()
 
             server = _start_server(replies, port)
             assert _server_up(port)
             assert wait_for(moving, 30.0), "the robot did not resume when the server came back"
-            assert any(s.get("state") == "resumed" for s in robot.status)
+            assert wait_for(lambda: any(s.get("state") == "resumed" for s in robot.status), 5.0), \
+                "no resumed status reported"
             print(f"stopped {stop_delay:.2f} s after the server was killed")
     finally:
         server.kill()
