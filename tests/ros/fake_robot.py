@@ -77,12 +77,6 @@ class FakeRobot:
             self.depth_pub.publish(numpy_to_image(self.depth, "32FC1", stamp, "camera_color_optical_frame"))
             self.rgb_pub.publish(numpy_to_image(self.rgb, "rgb8", stamp, "camera_color_optical_frame"))
 
-    def last_cmd_after(self, t: float) -> tuple[float, float, float] | None:
-        after = [c for c in self.cmds if c[0] >= t]
-        return after[0] if after else None
-
-
-
 
 @contextmanager
 def robot_with_graph(specs: Sequence[NodeSpec], run_dir: Path, ctx: rclpy.Context) -> Iterator[tuple[Graph, FakeRobot]]:

@@ -39,7 +39,6 @@ def test_instruction_plan_velocity_teleop_estop_and_reasoner_death(graph) -> Non
     g, robot = graph
     plan_timeout = yaml.safe_load(Path(robot_params_file("wheeled")).read_text())[
         "control_node"]["ros__parameters"]["timeouts"]["plan_s"]
-    period = 0.01
 
     # Instruction in -> plan out (odom frame, start pose + one 25 cm step) -> forward velocity out.
     assert wait_for(lambda: robot.node.count_subscribers("nav_r1/instruction") > 0, 20.0), "reasoning node not up"
@@ -54,25 +53,40 @@ def test_instruction_plan_velocity_teleop_estop_and_reasoner_death(graph) -> Non
         f"no status with the plan's actions: {robot.status}"
     assert wait_for(lambda: any(c[1] > 0.05 for c in robot.cmds), 10.0), "no forward command"
 
-    # Teleop wins within one control period (plus DDS delivery).
+    # Teleop wins: the command follows the joystick (ramped by the acceleration limit) within the
+    # ramp time plus a loose allowance for DDS delivery on a loaded machine. "Within one control
+    # period of arrival" is proved with a controlled clock in tests/core/test_control_safety.py.
+    limits = yaml.safe_load(Path(robot_params_file("wheeled")).read_text())[
+        "control_node"]["ros__parameters"]["limits"]
+    ramp_s = (0.7 + 0.5) / limits["max_angular_accel"]  # from as low as -0.5 rad/s up to 0.7
     t = time.monotonic()
     joy = TwistStamped()
     joy.twist.angular.z = 0.7
-    for _ in range(30):
+
+    def followed() -> tuple[float, float, float] | None:
+        return next((c for c in list(robot.cmds) if c[0] >= t and abs(c[2] - 0.7) < 0.2), None)
+
+    while followed() is None and time.monotonic() - t < 3.0:
         joy.header.stamp = sec_to_stamp(time.time())
         robot.joy_pub.publish(joy)
         time.sleep(0.01)
-    first = next((c for c in robot.cmds if c[0] >= t and abs(c[2] - 0.7) < 0.2), None)
+    first = followed()
     assert first is not None, "teleop never won"
-    # Published command reflects the joystick within a couple of periods of the first message
-    # (the acceleration limiter ramps it, so we look for the sign change of wz towards +0.7).
-    assert first[0] - t < 0.5
+    assert first[0] - t < ramp_s + 0.5, f"teleop took {first[0] - t:.3f} s to reach cmd_vel"
 
-    # e_stop: zero at once (the next command after the lock is zero).
-    robot.estop_pub.publish(Bool(data=True))
+    # e_stop: zero, and zero for as long as the lock is held. "The next tick after the lock arrives is
+    # zero" is proved with a controlled clock in tests/core/test_control_safety.py; here the latency
+    # also holds DDS delivery and process scheduling, which a loaded 2-core CI machine stretches
+    # past a control period, so the bound is loose and the hold is what is checked.
     t = time.monotonic()
-    assert wait_for(lambda: (c := robot.last_cmd_after(t + 2 * period)) is not None and c[1] == 0.0 and c[2] == 0.0,
-                 2.0), "e_stop did not zero the command"
+    robot.estop_pub.publish(Bool(data=True))
+    assert wait_for(lambda: any(c[0] > t and c[1] == 0.0 and c[2] == 0.0 for c in list(robot.cmds)), 2.0), \
+        "e_stop did not zero the command"
+    first_zero = next(c[0] for c in list(robot.cmds) if c[0] > t and c[1] == 0.0 and c[2] == 0.0)
+    assert first_zero - t < 0.5, f"e_stop took {first_zero - t:.3f} s to reach cmd_vel"
+    time.sleep(0.3)
+    held = [c for c in list(robot.cmds) if c[0] >= first_zero]
+    assert len(held) > 10 and all(c[1] == 0.0 and c[2] == 0.0 for c in held), "motion while e_stop was held"
     robot.estop_pub.publish(Bool(data=False))
     assert wait_for(lambda: any(c[1] > 0.05 for c in robot.cmds if c[0] > time.monotonic() - 0.2), 10.0), \
         "navigation did not resume after the e_stop was released"
