@@ -12,7 +12,7 @@ rclpy = pytest.importorskip("rclpy")
 
 from geometry_msgs.msg import TwistStamped  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
@@ -40,7 +40,7 @@ class _Spin:
     """Spin nodes on a background executor; shut down and join on exit (REFERENCE.md)."""
 
     def __init__(self, ctx, *nodes):
-        self.ex = MultiThreadedExecutor(num_threads=2, context=ctx)
+        self.ex = SingleThreadedExecutor(context=ctx)
         for n in nodes:
             self.ex.add_node(n)
         self.th = threading.Thread(target=self.ex.spin, daemon=True)

@@ -15,7 +15,7 @@ import rclpy
 from geometry_msgs.msg import TwistStamped
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Bool, String
 
@@ -38,13 +38,21 @@ class FakeRobot:
         self.instr_pub = n.create_publisher(String, "nav_r1/instruction", RELIABLE_QOS)
         self.joy_pub = n.create_publisher(TwistStamped, "joy_vel", RELIABLE_QOS)
         self.estop_pub = n.create_publisher(Bool, "e_stop", RELIABLE_QOS)
-        self.cmds: list[tuple[float, float, float]] = []  # (wall time, vx, wz)
+        self.cmds: list[tuple[float, float, float]] = []  # (monotonic time of arrival, vx, wz)
+        self.cmd_delays: list[float] = []  # arrival minus header stamp [s], both wall clock
         self.plans: list[PathMsg] = []
         self.status: list[dict] = []
+        self.states: list[tuple[float, dict]] = []  # (arrival, control_state): for failure messages
+        self.events: list[tuple[float, dict]] = []  # (arrival, safety event)
         n.create_subscription(TwistStamped, "cmd_vel", self._on_cmd, RELIABLE_QOS)
-        n.create_subscription(PathMsg, "nav_r1/plan", self.plans.append, RELIABLE_QOS)
+        self.plan_times: list[float] = []  # arrival of each plan message (heartbeats included)
+        n.create_subscription(PathMsg, "nav_r1/plan", self._on_plan, RELIABLE_QOS)
         n.create_subscription(String, "nav_r1/status", lambda m: self.status.append(json.loads(m.data)),
                               RELIABLE_QOS)
+        n.create_subscription(String, "nav_r1/control_state",
+                              lambda m: self.states.append((time.monotonic(), json.loads(m.data))), RELIABLE_QOS)
+        n.create_subscription(String, "nav_r1/safety",
+                              lambda m: self.events.append((time.monotonic(), json.loads(m.data))), RELIABLE_QOS)
         self.x = self.y = self.yaw = 0.0
         self.v = self.w = 0.0
         self.k = np.array([[100.0, 0, 79.5], [0, 100.0, 59.5], [0, 0, 1]])
@@ -53,9 +61,14 @@ class FakeRobot:
         self.ticks = 0
         n.create_timer(0.01, self._step)
 
+    def _on_plan(self, msg: PathMsg) -> None:
+        self.plans.append(msg)
+        self.plan_times.append(time.monotonic())
+
     def _on_cmd(self, msg: TwistStamped) -> None:
         self.v, self.w = msg.twist.linear.x, msg.twist.angular.z
         self.cmds.append((time.monotonic(), self.v, self.w))
+        self.cmd_delays.append(time.time() - (msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9))
 
     def _step(self) -> None:
         dt = 0.01
@@ -83,7 +96,10 @@ def robot_with_graph(specs: Sequence[NodeSpec], run_dir: Path, ctx: rclpy.Contex
     """The nodes of ``specs`` as processes around a spinning FakeRobot; node logs are printed after."""
     graph = Graph(specs, run_dir=run_dir)
     robot = FakeRobot(ctx)
-    ex = MultiThreadedExecutor(num_threads=2, context=ctx)
+    # Single-threaded: every callback is in the node's default (mutually exclusive) group, and
+    # rclpy's MultiThreadedExecutor then re-polls its futures in a busy loop that starved the 100 Hz
+    # odometry timer for up to 0.8 s (seen as odom_stale / obstacles_stale in the control node).
+    ex = SingleThreadedExecutor(context=ctx)
     ex.add_node(robot.node)
     spin = threading.Thread(target=ex.spin, daemon=True)
     spin.start()

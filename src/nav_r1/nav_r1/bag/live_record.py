@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -40,7 +40,9 @@ def record_until(output: Path, topics: Sequence[str], duration_s: float, discove
     use_default_dds_profile()
     rclpy.init()
     node = Node("nav_r1_recorder", parameter_overrides=[Parameter("use_sim_time", value=use_sim_time)])
-    executor = MultiThreadedExecutor(num_threads=2)
+    # One thread: the bag writer is not thread-safe, and rclpy's MultiThreadedExecutor busy-polls
+    # when every callback sits in one mutually exclusive group (see r1_core.ros.node_main).
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
     spin = threading.Thread(target=executor.spin, daemon=True)
     spin.start()
