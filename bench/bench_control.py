@@ -125,9 +125,12 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             p.kill()
 
 
+NODE_PARAMS: list[str] = []  # --node-param: extra control_node parameters for every row
+
+
 def start_node(*params: str) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "nav_r1.nodes.control_node", "--ros-args", "-p", "stats_period_s:=0.5"]
-    for p in params:
+    for p in (*params, *NODE_PARAMS):
         args += ["-p", p]
     return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=normal_scheduling)
@@ -139,10 +142,11 @@ def set_fifo(priority: int) -> None:
 
 
 def bare_timer_main(seconds: float, rt: int) -> None:
-    """Child mode: a bare rclpy 100 Hz timer on a MultiThreadedExecutor; prints its periods (us)."""
+    """Child mode: a bare rclpy 100 Hz timer on a SingleThreadedExecutor (as the control node uses);
+    prints its periods (us)."""
     set_fifo(rt)
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
 
     from r1_core.ros.node_main import use_default_dds_profile
 
@@ -151,7 +155,7 @@ def bare_timer_main(seconds: float, rt: int) -> None:
     node = rclpy.create_node("bare_timer")
     stamps: list[float] = []
     node.create_timer(0.01, lambda: stamps.append(time.perf_counter()))
-    ex = MultiThreadedExecutor(num_threads=4)
+    ex = SingleThreadedExecutor()
     ex.add_node(node)
     th = threading.Thread(target=ex.spin, daemon=True)
     th.start()
@@ -199,7 +203,7 @@ class Driver:
     def __init__(self) -> None:
         import rclpy
         from geometry_msgs.msg import TwistStamped
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
         from std_msgs.msg import String
 
         from r1_core.ros.node_main import use_default_dds_profile
@@ -217,7 +221,9 @@ class Driver:
                                       RELIABLE_QOS)
         self.node.create_subscription(String, "nav_r1/control_stats", lambda m: self.stats.append(json.loads(m.data)),
                                       RELIABLE_QOS)
-        self.ex = MultiThreadedExecutor(num_threads=2)
+        # Single-threaded: with every callback in one mutually exclusive group, rclpy's
+        # MultiThreadedExecutor busy-polls its futures and steals the CPU the measurement needs.
+        self.ex = SingleThreadedExecutor()
         self.ex.add_node(self.node)
         self.th = threading.Thread(target=self.ex.spin, daemon=True)
         self.th.start()
@@ -429,6 +435,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=40, help="obstacle onsets per latency row")
     ap.add_argument("--burners", type=int, default=os.cpu_count() or 2, help="CPU-burning processes for 'loaded'")
     ap.add_argument("--only", choices=("core", "jitter", "latency"), default=None)
+    ap.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE",
+                    help="extra control_node parameter for every row (repeatable), e.g. gil_switch_interval_s:=0.0002")
     ap.add_argument("--bare-timer", type=float, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--rt", type=int, default=0, help=argparse.SUPPRESS)
@@ -439,6 +447,10 @@ def main() -> None:
     if args.echo:
         echo_main(args.rt)
         return
+    for p in args.node_param:
+        if ":=" not in p:
+            ap.error(f"--node-param wants NAME:=VALUE, got '{p}'")
+    NODE_PARAMS.extend(args.node_param)
     os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     print(f"machine: {os.cpu_count()} cores; ROS_DOMAIN_ID {os.environ['ROS_DOMAIN_ID']}")
