@@ -27,6 +27,7 @@ setup(
         "console_scripts": [
             "reasoning_node = nav_r1.nodes.reasoning_node:main",
             "control_node = nav_r1.nodes.control_node:main",
+            "obstacle_node = nav_r1.nodes.obstacle_node:main",
             "nav-r1 = nav_r1.cli:main",
         ],
     },

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nav_r1.graph import LAUNCH_ARGUMENTS, build_graph, parse_arguments
+from nav_r1.graph import LAUNCH_ARGUMENTS, build_graph, parse_arguments, robot_params_file
 from nav_r1.runner import command, entry_point
 from r1_core.params import ParamError
 
@@ -79,6 +79,7 @@ def _launch_nodes(file: str, overrides: dict[str, str]):
         ("robot.launch.py", {"robot": "dog"}),
         ("robot.launch.py", {"robot": "uav", "namespace": "drone1", "reasoner": "openai:http://gpu:8000/v1#qwen"}),
         ("robot.launch.py", {"robot": "wheeled", "depth": "none", "log_level": "debug"}),
+        ("robot.launch.py", {"robot": "dog", "obstacles": "process"}),
         ("sim.launch.py", {"robot": "dog", "episodes_file": "/tmp/eps.json", "sync": "true"}),
     ],
 )
@@ -113,7 +114,8 @@ def test_sim_launch_defaults_to_the_simulator(fake_launch) -> None:
 
 
 def test_every_node_executable_is_an_installed_console_script() -> None:
-    for spec in build_graph({"use_sim": "true", "episodes_file": "/tmp/e.json"}):
+    for spec in [*build_graph({"use_sim": "true", "episodes_file": "/tmp/e.json"}),
+                 *build_graph({"obstacles": "process"})]:
         module, _, func = entry_point(spec.package, spec.executable).partition(":")
         assert importlib.util.find_spec(module) is not None, module
         assert func == "main"
@@ -127,6 +129,8 @@ def test_every_node_executable_is_an_installed_console_script() -> None:
         ({"sync": "true"}, "needs 'use_sim' = 'true'"),
         ({"use_sim": "true"}, "needs launch argument 'episodes_file'"),
         ({"params_file": "/nonexistent.yaml"}, "no such file"),
+        ({"use_sim": "true", "episodes_file": "/tmp/e.json", "sync": "true", "obstacles": "process"},
+         "'obstacles' = 'process' cannot run with 'sync'"),
     ],
 )
 def test_bad_launch_arguments_are_named(values, match) -> None:
@@ -136,3 +140,23 @@ def test_bad_launch_arguments_are_named(values, match) -> None:
 
 def test_parse_arguments_fills_defaults() -> None:
     assert parse_arguments({})["robot"] == "dog"
+
+
+def test_obstacle_process_gets_the_control_nodes_depth_and_zones(tmp_path) -> None:
+    """One place to edit: the obstacle node is handed the control node's settings, overrides included."""
+    robot = yaml.safe_load(Path(robot_params_file("dog")).read_text())["control_node"]["ros__parameters"]
+    extra = tmp_path / "mine.yaml"
+    extra.write_text(yaml.safe_dump({
+        "/robot1/control_node": {"ros__parameters": {"depth": {"stride": 2}, "realtime_priority": 50}},
+        "reasoning_node": {"ros__parameters": {"depth": {"stride": 9}}},  # another node's: ignored
+    }))
+    inline = build_graph({"robot": "dog"})
+    assert [s.name for s in inline] == ["reasoning_node", "control_node", "stereo_node"]
+    specs = {s.name: s for s in build_graph({"robot": "dog", "obstacles": "process", "params_file": str(extra)})}
+    obst, ctl = specs["obstacle_node"], specs["control_node"]
+    assert obst.parameters["depth"] == {**robot["depth"], "stride": 2}
+    assert obst.parameters["zones"] == robot["zones"]
+    assert obst.parameters["realtime_priority"] == 49  # one below the control loop
+    assert ctl.parameters["obstacle_source"] == "pointcloud"
+    assert ctl.parameters["pointcloud_topic"] == "nav_r1/obstacles"
+    assert ctl.parameters["pointcloud_frame"] == "base_link"

@@ -148,8 +148,7 @@ def test_plan_drives_e_stop_zeroes_and_a_depth_obstacle_stops(ros_context, contr
 def test_point_cloud_fields_are_read_by_offset() -> None:
     from sensor_msgs.msg import PointCloud2, PointField
 
-    from nav_r1.nodes.control_node import cloud_to_xyz
-    from r1_core.ros.convert import ConversionError
+    from r1_core.ros.convert import ConversionError, cloud_to_xyz
 
     pts = np.array([[1.0, 2.0, 3.0], [-0.5, 0.25, 0.0]], dtype=np.float32)
     rec = np.zeros(2, dtype=[("intensity", "<f4"), ("x", "<f4"), ("y", "<f4"), ("z", "<f4")])

@@ -56,6 +56,7 @@ def parameter_sections() -> list[tuple[str, type]]:
     """Every node's parameter declarations, in graph order (what docs/parameters.md shows)."""
     from nav_r1.control.config import ControlConfig
     from nav_r1.nodes.control_node import ControlNodeConfig
+    from nav_r1.nodes.obstacle_node import ObstacleNodeConfig
     from nav_r1.nodes.reasoning_node import NodeConfig
     from nav_r1.reasoning import ReasoningConfig
     from r1_sim.bridge_node import BridgeConfig
@@ -67,6 +68,7 @@ def parameter_sections() -> list[tuple[str, type]]:
         ("reasoning_node (node)", NodeConfig),
         ("control_node", ControlConfig),
         ("control_node (node)", ControlNodeConfig),
+        ("obstacle_node (obstacles:=process; also reads control_node's depth.* and zones.*)", ObstacleNodeConfig),
         ("stereo_node", StereoNodeConfig),
     ]
 

@@ -9,11 +9,14 @@ that the launch file and the runner start exactly the same nodes with the same s
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from r1_core.params import ParamError
 from r1_core.paths import share_dir
@@ -39,6 +42,9 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
                    "Reasoner backend: expert | transformers:PATH_OR_ID | openai:URL[#model]"),
     LaunchArgument("episodes_file", "", "Episode file (simulation; the expert reads it too)"),
     LaunchArgument("depth", "sgbm", "Stereo depth node backend, or none", ("sgbm", "learned", "none")),
+    LaunchArgument("obstacles", "inline",
+                   "Where depth becomes obstacle points: in the control node (inline) or in obstacle_node's own "
+                   "process (process: keeps the frames out of the control loop's process)", ("inline", "process")),
     LaunchArgument("sync", "false", "Lock-step the nodes with the simulator (reproducible runs)", ("true", "false")),
     LaunchArgument("params_file", "", "Extra ROS parameter file applied after the robot's own"),
     LaunchArgument("namespace", "", "Namespace for every node (one per robot)"),
@@ -85,6 +91,38 @@ def robot_params_file(robot: str) -> str:
     return str(path)
 
 
+def _control_sections(files: list[str]) -> dict[str, Any]:
+    """The control node's ``depth``, ``zones`` and ``realtime_priority`` as the files set them (later wins).
+
+    Sections for ``control_node`` (any namespace) and ``/**`` count, as ROS would apply them.
+    """
+    out: dict[str, Any] = {}
+    for f in files:
+        try:
+            doc = yaml.safe_load(Path(f).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ParamError(f"parameter file {f}: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise ParamError(f"parameter file {f}: expected a mapping of node names")
+        for key, section in doc.items():
+            if str(key).rstrip("/").split("/")[-1] not in ("control_node", "**") or not isinstance(section, dict):
+                continue
+            params = section.get("ros__parameters") or {}
+            for name in ("depth", "zones"):
+                if isinstance(params.get(name), dict):
+                    out[name] = _merge(out.get(name, {}), params[name])
+            if "realtime_priority" in params:
+                out["realtime_priority"] = params["realtime_priority"]
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for k, v in over.items():
+        merged[k] = _merge(merged[k], v) if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
+    return merged
+
+
 def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
     """The processes to start for these launch-argument values, in start order."""
     a = parse_arguments(values)
@@ -92,6 +130,10 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
     sync = a["sync"] == "true"
     if sync and not use_sim:
         raise ParamError("launch argument 'sync' = 'true' needs 'use_sim' = 'true' (lock-step is for simulation)")
+    separate = a["obstacles"] == "process"
+    if separate and sync:
+        raise ParamError("launch argument 'obstacles' = 'process' cannot run with 'sync' = 'true' "
+                         "(lock-step waits on the depth frames in the control node)")
     if a["reasoner"].startswith("expert") and use_sim and not a["episodes_file"]:
         raise ParamError("the expert reasoner needs launch argument 'episodes_file' in simulation")
     files = [robot_params_file(a["robot"])]
@@ -114,10 +156,20 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
          "action_space": "uav" if a["robot"] == "uav" else "nav", "sim_sync": sync, "reliable_sensors": sync},
         role="reasoning",
     ))
+    control: dict[str, Any] = {**common, "sim_sync": sync, "reliable_sensors": sync}
+    if separate:
+        # The obstacle node gets the control node's own depth and zone settings, so they stay in one place.
+        sections = _control_sections(files)
+        prio = int(sections.pop("realtime_priority", 0) or 0)
+        specs.append(NodeSpec(
+            "nav_r1", "obstacle_node", "obstacle_node", (),
+            {**common, **sections, "realtime_priority": max(prio - 1, 0)},
+            role="obstacles",
+        ))
+        control.update({"obstacle_source": "pointcloud", "pointcloud_topic": "nav_r1/obstacles",
+                        "pointcloud_frame": "base_link"})
     specs.append(NodeSpec(
-        "nav_r1", "control_node", "control_node", tuple(files),
-        {**common, "sim_sync": sync, "reliable_sensors": sync},
-        role="control",
+        "nav_r1", "control_node", "control_node", tuple(files), control, role="control",
     ))
     if a["depth"] != "none":
         specs.append(NodeSpec(

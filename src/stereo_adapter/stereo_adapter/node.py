@@ -16,11 +16,18 @@ from typing import Any
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from stereo_msgs.msg import DisparityImage
 
 from r1_core.params import ParamError
-from r1_core.ros.convert import ConversionError, image_to_numpy, numpy_to_image, rgb_from_image, stamp_to_sec
+from r1_core.ros.convert import (
+    ConversionError,
+    image_to_numpy,
+    numpy_to_image,
+    rgb_from_image,
+    stamp_to_sec,
+    xyz_to_pointcloud,
+)
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import SENSOR_QOS
 from stereo_adapter.backends import (
@@ -182,7 +189,7 @@ class StereoNode(Node):
         disp_msg.delta_d = 1.0 / 16.0
         self._pub_disp.publish(disp_msg)
         if self._pub_points is not None:
-            self._pub_points.publish(points_message(depth_to_points(depth, calib, self.cfg.points_stride),
+            self._pub_points.publish(xyz_to_pointcloud(depth_to_points(depth, calib, self.cfg.points_stride),
                                                     left_msg.header))
         self._compute_ms = (time.perf_counter() - t0) * 1e3
         self._counts["out"] += 1
@@ -206,21 +213,6 @@ class StereoNode(Node):
             self._stop = True
             self._cv.notify()
         self._worker.join(timeout=5.0)
-
-
-def points_message(points: np.ndarray[Any, Any], header: Any) -> PointCloud2:
-    """An unorganised xyz float32 PointCloud2 in the camera's optical frame."""
-    msg = PointCloud2()
-    msg.header = header
-    msg.height, msg.width = 1, int(points.shape[0])
-    msg.fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
-                  for i, n in enumerate("xyz")]
-    msg.is_bigendian = False
-    msg.point_step = 12
-    msg.row_step = 12 * msg.width
-    msg.is_dense = True
-    msg.data = np.ascontiguousarray(points, dtype=np.float32).tobytes()
-    return msg
 
 
 def main(args: Sequence[str] | None = None) -> int:

@@ -24,7 +24,6 @@ hold the timer for 5 ms.
 
 from __future__ import annotations
 
-import array
 import contextlib
 import json
 import math
@@ -57,6 +56,7 @@ from r1_core.reasoner import Pose2D
 from r1_core.ros.convert import (
     ConversionError,
     camera_info_to_matrix,
+    cloud_to_xyz,
     depth_image_to_metres,
     quaternion_to_yaw,
     sec_to_stamp,
@@ -105,29 +105,6 @@ class ControlNodeConfig:
 
 def _twist_from(msg: TwistMsg) -> Twist:
     return Twist(float(msg.linear.x), float(msg.linear.y), float(msg.linear.z), float(msg.angular.z))
-
-
-def cloud_to_xyz(msg: PointCloud2) -> NDArray[np.float32]:
-    """The x, y, z float32 fields of a PointCloud2 as (N, 3); raises ConversionError."""
-    fields = {f.name: f for f in msg.fields}
-    for name in ("x", "y", "z"):
-        f = fields.get(name)
-        if f is None or f.datatype != 7:  # PointField.FLOAT32
-            raise ConversionError(f"point cloud needs float32 field '{name}'")
-    n = int(msg.width) * int(msg.height)
-    step = int(msg.point_step)
-    data = msg.data
-    buf = np.frombuffer(data if isinstance(data, (bytes, memoryview, array.array)) else bytes(data), dtype=np.uint8)
-    if n == 0:
-        return np.zeros((0, 3), dtype=np.float32)
-    if buf.size < n * step or msg.is_bigendian:
-        raise ConversionError(f"point cloud data has {buf.size} bytes for {n} points of {step} (little-endian)")
-    rows = buf[: n * step].reshape(n, step)
-    out = np.empty((n, 3), dtype=np.float32)
-    for i, name in enumerate(("x", "y", "z")):
-        off = int(fields[name].offset)
-        out[:, i] = rows[:, off: off + 4].copy().view(np.float32).reshape(n)
-    return out
 
 
 class ControlNode(Node):

@@ -10,7 +10,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Quaternion
 from numpy.typing import NDArray
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 # encoding -> (dtype, channels)
 _ENCODINGS: dict[str, tuple[np.dtype[Any], int]] = {
@@ -150,3 +150,41 @@ def yaw_to_quaternion(yaw: float) -> Quaternion:
 def quaternion_to_yaw(q: Quaternion) -> float:
     """The yaw (rotation about +z) of a quaternion, in radians."""
     return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+
+
+def cloud_to_xyz(msg: PointCloud2) -> NDArray[np.float32]:
+    """The x, y, z float32 fields of a PointCloud2 as (N, 3); raises ConversionError."""
+    fields = {f.name: f for f in msg.fields}
+    for name in ("x", "y", "z"):
+        f = fields.get(name)
+        if f is None or f.datatype != 7:  # PointField.FLOAT32
+            raise ConversionError(f"point cloud needs float32 field '{name}'")
+    n = int(msg.width) * int(msg.height)
+    step = int(msg.point_step)
+    data = msg.data
+    buf = np.frombuffer(data if isinstance(data, (bytes, memoryview, array.array)) else bytes(data), dtype=np.uint8)
+    if n == 0:
+        return np.zeros((0, 3), dtype=np.float32)
+    if buf.size < n * step or msg.is_bigendian:
+        raise ConversionError(f"point cloud data has {buf.size} bytes for {n} points of {step} (little-endian)")
+    rows = buf[: n * step].reshape(n, step)
+    out = np.empty((n, 3), dtype=np.float32)
+    for i, name in enumerate(("x", "y", "z")):
+        off = int(fields[name].offset)
+        out[:, i] = rows[:, off: off + 4].copy().view(np.float32).reshape(n)
+    return out
+
+
+def xyz_to_pointcloud(points: NDArray[Any], header: Any) -> PointCloud2:
+    """An unorganised x, y, z float32 PointCloud2 of ``points`` (N, 3) with ``header``."""
+    msg = PointCloud2()
+    msg.header = header
+    msg.height, msg.width = 1, int(points.shape[0])
+    msg.fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+                  for i, n in enumerate("xyz")]
+    msg.is_bigendian = False
+    msg.point_step = 12
+    msg.row_step = 12 * msg.width
+    msg.is_dense = True
+    msg.data = np.ascontiguousarray(points, dtype=np.float32).tobytes()
+    return msg
