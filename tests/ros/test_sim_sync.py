@@ -28,7 +28,7 @@ def test_ticks_wait_for_inputs_and_acks_and_chain_published_topics(ros_context) 
         cmd_pub.publish(Float64(data=t))
         return {"cmd": t}
 
-    part = SyncParticipant(ctl, "ctl", watch=["sensor"], on_tick=on_tick)
+    part = SyncParticipant(ctl, "ctl", watch=["sensor"], on_tick=on_tick, publishes=["cmd"])
 
     def sensor_cb(msg: Float64) -> None:
         last_sensor["v"] = msg.data
@@ -78,3 +78,27 @@ def test_missing_participant_is_reported_not_waited_for_forever(ros_context) -> 
         ex.shutdown(timeout_sec=2.0)
         spin.join(timeout=2.0)
         sim.destroy_node()
+
+
+def test_participants_are_ready_only_once_their_topics_are_discovered(ros_context) -> None:
+    """The hello handshake: no first tick while a watched topic has no publisher (it would be lost)."""
+    sim = rclpy.create_node("sim3", context=ros_context)
+    ctl = rclpy.create_node("ctl3", context=ros_context)
+    part = SyncParticipant(ctl, "ctl3", watch=["sensor3"], on_tick=lambda seq, t: {})
+    master = SyncMaster(sim, participants=["ctl3"], timeout_s=1.0)
+    ex = MultiThreadedExecutor(num_threads=2, context=ros_context)
+    ex.add_node(sim)
+    ex.add_node(ctl)
+    spin = threading.Thread(target=ex.spin, daemon=True)
+    spin.start()
+    try:
+        assert not part.ready()
+        assert not master.wait_for_participants(1.5)  # answers hello, but not ready: no publisher yet
+        sim.create_publisher(Float64, "sensor3", RELIABLE_QOS)
+        assert master.wait_for_participants(10.0)
+        assert part.ready()
+    finally:
+        ex.shutdown(timeout_sec=2.0)
+        spin.join(timeout=2.0)
+        sim.destroy_node()
+        ctl.destroy_node()

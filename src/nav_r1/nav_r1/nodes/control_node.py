@@ -175,7 +175,7 @@ class ControlNode(Node):
         if self.node_cfg.sim_sync:
             self.executor_kind = "single"  # sequential anyway in lock-step; far cheaper than the multi-threaded one
             self._sync = SyncParticipant(self, "control_node", watch=["odom", DEPTH_TOPIC, PLAN_TOPIC],
-                                         on_tick=self._on_sync_tick)
+                                         on_tick=self._on_sync_tick, publishes=["cmd_vel"])
         else:
             self.timer = self.create_timer(self.cfg.period_s, self._on_timer,
                                            callback_group=MutuallyExclusiveCallbackGroup())

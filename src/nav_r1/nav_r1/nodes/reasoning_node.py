@@ -92,7 +92,7 @@ class ReasoningNode(Node):
         if self.node_cfg.sim_sync:
             # Decisions are taken on camera ticks only (10 Hz), as the timer does in real time.
             self._sync = SyncParticipant(self, "reasoning_node", watch=[COLOR_TOPIC, "odom"], on_tick=self._on_tick,
-                                         trigger=COLOR_TOPIC)
+                                         trigger=COLOR_TOPIC, publishes=[PLAN_TOPIC, STATUS_TOPIC])
         else:
             self.create_timer(1.0 / self.node_cfg.decide_hz, self._on_timer,
                               callback_group=MutuallyExclusiveCallbackGroup())

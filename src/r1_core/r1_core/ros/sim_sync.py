@@ -12,6 +12,12 @@ machine's load. In sync mode the simulator bridge is the master of time:
 3. the master waits for every participant's ack (bounded by a wall-clock timeout, which it counts
    and reports) and then steps the physics.
 
+Before the first tick the master says hello (``sim/tick`` with ``"hello": true``) until every
+participant answers ready: it sees a publisher on every topic it watches and a subscriber on every
+topic it names in ``publishes``. DDS drops what a volatile writer sends before the reader is
+discovered, so without this the first plan could be lost between two nodes that both already
+answer ticks, and the run would stall on a deadline (seen once on a loaded CI machine).
+
 Nothing here runs in real-robot mode: nodes fall back to their timers. Threading: all state is
 guarded by one lock; ``on_tick`` runs in the executor thread that completed the tick's inputs.
 """
@@ -42,12 +48,17 @@ class SyncParticipant:
     """A node's side of the lock-step: call :meth:`received` from input callbacks."""
 
     def __init__(self, node: Node, name: str, watch: Iterable[str], on_tick: TickHandler,
-                 trigger: str | None = None) -> None:
-        """``trigger``: take part only in ticks whose ``expect`` names this topic (e.g. the camera)."""
+                 trigger: str | None = None, publishes: Iterable[str] = ()) -> None:
+        """``trigger``: take part only in ticks whose ``expect`` names this topic (e.g. the camera).
+
+        ``publishes``: topics this node sends to other lock-step nodes; it is ready only once each has
+        a subscriber, as it is only once each watched topic has a publisher.
+        """
         self._node = node
         self._trigger = trigger
         self._name = name
         self._watch = set(watch)
+        self._publishes = tuple(publishes)
         self._on_tick = on_tick
         self._lock = threading.Lock()
         self._latest: dict[str, float] = {}
@@ -71,9 +82,20 @@ class SyncParticipant:
         msg.data = json.dumps({"node": self._name, "seq": seq, "published": dict(published or {})})
         self._pub.publish(msg)
 
+    def ready(self) -> bool:
+        """Every watched topic has a publisher and every ``publishes`` topic a subscriber (discovery)."""
+        n = self._node
+        return (all(n.count_publishers(topic) > 0 for topic in sorted(self._watch))
+                and all(n.count_subscribers(topic) > 0 for topic in self._publishes))
+
     def _tick_cb(self, msg: String) -> None:
         try:
             data = json.loads(msg.data)
+            if data.get("hello"):
+                reply = String()
+                reply.data = json.dumps({"node": self._name, "seq": -1, "ready": self.ready()})
+                self._pub.publish(reply)
+                return
             seq, t = int(data["seq"]), float(data["t"])
             expect = {str(k): float(v) for k, v in dict(data.get("expect", {})).items()}
         except (ValueError, KeyError, TypeError) as exc:
@@ -119,6 +141,7 @@ class SyncMaster:
         self._timeout_s = timeout_s
         self._cv = threading.Condition()
         self._acks: dict[int, dict[str, dict[str, float]]] = {}
+        self._ready: set[str] = set()
         self._latest: dict[str, float] = {}
         self.deadline_misses = 0
         self._pub = node.create_publisher(String, TICK_TOPIC, SYNC_QOS)
@@ -136,14 +159,37 @@ class SyncMaster:
                 self._latest[topic] = stamp
             self._cv.notify_all()
 
-    def wait_for_participants(self, timeout_s: float) -> bool:
-        """Wait until every participant subscribes to the tick topic (discovery), up to ``timeout_s``."""
+    def wait_for_participants(self, timeout_s: float, settle_s: float = 0.3) -> bool:
+        """Wait until every participant answers a hello as ready (see the module doc), up to ``timeout_s``.
+
+        ``settle_s`` more is waited after that: discovery is seen by each side on its own, and this
+        leaves the writer's side of each match the time to catch up with the reader's.
+        """
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._pub.get_subscription_count() >= len(self._participants):
-                return True
+                break
             time.sleep(0.05)
-        return False
+        else:
+            return False
+        hello = String()
+        hello.data = json.dumps({"seq": -1, "t": 0.0, "hello": True, "expect": {}})
+        with self._cv:
+            self._ready.clear()
+        while time.monotonic() < deadline:
+            self._pub.publish(hello)
+            with self._cv:
+                self._cv.wait_for(lambda: self._ready >= self._participants,
+                                  min(0.2, max(deadline - time.monotonic(), 0.0)))
+                if self._ready >= self._participants:
+                    break
+        else:
+            with self._cv:
+                missing = sorted(self._participants - self._ready)
+            self._node.get_logger().error(f"lock-step participants not ready (discovery): {missing}")
+            return False
+        time.sleep(settle_s)
+        return True
 
     def tick(self, seq: int, t: float, expect: Mapping[str, float], consumes: Iterable[str] = (),
              participants: Iterable[str] | None = None) -> TickResult:
@@ -191,6 +237,12 @@ class SyncMaster:
             published = {str(k): float(v) for k, v in dict(data.get("published", {})).items()}
         except (ValueError, KeyError, TypeError) as exc:
             self._node.get_logger().error(f"malformed {ACK_TOPIC} message ignored: {exc}")
+            return
+        if seq < 0:  # an answer to a hello
+            with self._cv:
+                if data.get("ready") is True:
+                    self._ready.add(node)
+                self._cv.notify_all()
             return
         with self._cv:
             self._acks.setdefault(seq, {})[node] = published
