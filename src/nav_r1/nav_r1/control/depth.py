@@ -58,6 +58,10 @@ class DepthProjector:
         self._dirs_t = np.ascontiguousarray(self._dirs.T)  # per-axis rows for the one full pass
         self.k = k
 
+    def matches(self, k: NDArray[np.float64], width: int, height: int) -> bool:
+        """Whether this projector was built for this camera matrix and image size."""
+        return self.width == width and self.height == height and bool(np.array_equal(self.k, k))
+
     def points(self, depth_m: NDArray[np.float32],
                roi: tuple[float, float, float, float] | None = None) -> NDArray[np.float32]:
         """Obstacle points (N, 3) in base_link from one depth frame.

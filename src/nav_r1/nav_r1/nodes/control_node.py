@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import sys
 import threading
 import time
@@ -62,7 +61,7 @@ from r1_core.ros.convert import (
     sec_to_stamp,
     stamp_to_sec,
 )
-from r1_core.ros.node_main import run_node
+from r1_core.ros.node_main import run_node, set_realtime_priority
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
 from r1_core.ros.sim_sync import SyncParticipant
@@ -115,8 +114,7 @@ class ControlNode(Node):
         self.cfg = declare_config(self, ControlConfig)
         self.node_cfg = declare_config(self, ControlNodeConfig)
         sys.setswitchinterval(self.node_cfg.gil_switch_interval_s)
-        if self.node_cfg.realtime_priority > 0:
-            self._set_realtime(self.node_cfg.realtime_priority)
+        set_realtime_priority(self, self.node_cfg.realtime_priority)
         self._lock = threading.Lock()
         # run_node's SingleThreadedExecutor (r1_core.ros.node_main.make_executor): the loop's and the
         # inputs' callbacks are all short. With SCHED_FIFO a MultiThreadedExecutor spun 65-80% of a
@@ -310,7 +308,7 @@ class ControlNode(Node):
             self.get_logger().error(str(exc), throttle_duration_sec=5.0)
             return
         p = self._projector
-        if p is None or p.width != msg.width or p.height != msg.height or not np.array_equal(p.k, k):
+        if p is None or not p.matches(k, msg.width, msg.height):
             self._projector = DepthProjector(k, int(msg.width), int(msg.height), self.cfg.depth)
         early, self._early_depth = self._early_depth, None
         if early is not None:
@@ -367,14 +365,6 @@ class ControlNode(Node):
         self._sensing_exec.shutdown(timeout_sec=2.0)
         self._sensing_thread.join(timeout=2.0)
         self._sensing.destroy_node()
-
-    def _set_realtime(self, priority: int) -> None:
-        # Threads created later (the executor's) inherit the policy of the thread creating them.
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-            self.get_logger().info(f"SCHED_FIFO priority {priority}")
-        except (PermissionError, OSError) as exc:
-            self.get_logger().warning(f"cannot set SCHED_FIFO priority {priority}: {exc}")
 
 
 def main(args: Sequence[str] | None = None) -> int:

@@ -18,11 +18,9 @@ node's so the loop always goes first.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
@@ -31,7 +29,7 @@ from nav_r1.control.depth import DepthProjector
 from nav_r1.control.safety import ZoneChecker
 from r1_core.params import param, validate_params
 from r1_core.ros.convert import ConversionError, camera_info_to_matrix, depth_image_to_metres, xyz_to_pointcloud
-from r1_core.ros.node_main import run_node
+from r1_core.ros.node_main import run_node, set_realtime_priority
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import SENSOR_QOS
 
@@ -63,12 +61,7 @@ class ObstacleNode(Node):
         self.depth_cfg = declare_config(self, DepthConfig, "depth.")
         zones = declare_config(self, ZonesConfig, "zones.")
         self.roi = ZoneChecker.from_config(zones).box
-        if self.cfg.realtime_priority > 0:
-            try:
-                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.cfg.realtime_priority))
-                self.get_logger().info(f"SCHED_FIFO priority {self.cfg.realtime_priority}")
-            except (PermissionError, OSError) as exc:
-                self.get_logger().warning(f"cannot set SCHED_FIFO priority {self.cfg.realtime_priority}: {exc}")
+        set_realtime_priority(self, self.cfg.realtime_priority)
         self._projector: DepthProjector | None = None
         self.frames = 0
         self.pub = self.create_publisher(PointCloud2, OBSTACLES_TOPIC, SENSOR_QOS)
@@ -85,7 +78,7 @@ class ObstacleNode(Node):
             self.get_logger().error(str(exc), throttle_duration_sec=5.0)
             return
         p = self._projector
-        if p is None or p.width != msg.width or p.height != msg.height or not np.array_equal(p.k, k):
+        if p is None or not p.matches(k, msg.width, msg.height):
             try:
                 self._projector = DepthProjector(k, int(msg.width), int(msg.height), self.depth_cfg)
             except ValueError as exc:

@@ -74,3 +74,20 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None, thr
         if rclpy.ok():
             rclpy.shutdown()
     return code
+
+
+def set_realtime_priority(node: Node, priority: int) -> bool:
+    """SCHED_FIFO at ``priority`` for the calling thread and the threads it starts later (0: leave as is).
+
+    Without CAP_SYS_NICE the node logs a warning and runs on with normal scheduling; returns
+    whether the priority was set.
+    """
+    if priority <= 0:
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (PermissionError, OSError) as exc:
+        node.get_logger().warning(f"cannot set SCHED_FIFO priority {priority}: {exc}")
+        return False
+    node.get_logger().info(f"SCHED_FIFO priority {priority}")
+    return True
