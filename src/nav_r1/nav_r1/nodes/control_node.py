@@ -50,11 +50,11 @@ from std_msgs.msg import Bool, String
 from nav_r1.control import ControlConfig, ControlOutput, DepthProjector, FastController, Odometry, Plan, Twist
 from nav_r1.control.depth import base_from_optical
 from nav_r1.control.stats import PeriodStats
+from nav_r1.nodes.obstacle_node import projector_for_info
 from r1_core.params import param, validate_params
 from r1_core.reasoner import Pose2D
 from r1_core.ros.convert import (
     ConversionError,
-    camera_info_to_matrix,
     cloud_to_xyz,
     depth_image_to_metres,
     quaternion_to_yaw,
@@ -303,13 +303,10 @@ class ControlNode(Node):
 
     def _on_info(self, msg: CameraInfo) -> None:
         try:
-            k = camera_info_to_matrix(msg)
-        except ConversionError as exc:
-            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
+            self._projector = projector_for_info(self._projector, msg, self.cfg.depth)
+        except (ConversionError, ValueError) as exc:
+            self.get_logger().error(f"bad camera_info: {exc}", throttle_duration_sec=5.0)
             return
-        p = self._projector
-        if p is None or not p.matches(k, msg.width, msg.height):
-            self._projector = DepthProjector(k, int(msg.width), int(msg.height), self.cfg.depth)
         early, self._early_depth = self._early_depth, None
         if early is not None:
             self._on_depth(early)

@@ -50,6 +50,18 @@ class ObstacleNodeConfig:
         validate_params(self)
 
 
+def projector_for_info(prev: DepthProjector | None, msg: CameraInfo, cfg: DepthConfig) -> DepthProjector:
+    """``prev`` when it was built for this camera_info, else a new projector.
+
+    Raises ConversionError or ValueError for a camera_info that cannot project (the control node
+    and this one share it).
+    """
+    k = camera_info_to_matrix(msg)
+    if prev is not None and prev.matches(k, msg.width, msg.height):
+        return prev
+    return DepthProjector(k, int(msg.width), int(msg.height), cfg)
+
+
 class ObstacleNode(Node):
     """Depth frames in, base_link obstacle clouds out; one frame at a time on one thread."""
 
@@ -73,16 +85,9 @@ class ObstacleNode(Node):
 
     def _on_info(self, msg: CameraInfo) -> None:
         try:
-            k = camera_info_to_matrix(msg)
-        except ConversionError as exc:
-            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
-            return
-        p = self._projector
-        if p is None or not p.matches(k, msg.width, msg.height):
-            try:
-                self._projector = DepthProjector(k, int(msg.width), int(msg.height), self.depth_cfg)
-            except ValueError as exc:
-                self.get_logger().error(f"bad camera_info: {exc}", throttle_duration_sec=5.0)
+            self._projector = projector_for_info(self._projector, msg, self.depth_cfg)
+        except (ConversionError, ValueError) as exc:
+            self.get_logger().error(f"bad camera_info: {exc}", throttle_duration_sec=5.0)
 
     def _on_depth(self, msg: Image) -> None:
         projector = self._projector
