@@ -144,3 +144,16 @@ def test_params_file_sets_the_core(phase_bag, tmp_path):
                       "    obstacle_source: depth\n    primitives:\n      linear_speed: 0.2\n")
     r = _replay(phase_bag[0], tmp_path / "r", "--params", str(params))
     assert r["commands"]["velocity_error"]["vx"]["max_abs"] == pytest.approx(0.1, abs=1e-3)
+
+
+def test_params_file_with_unknown_key_is_refused_with_a_hint(phase_bag, tmp_path, capsys):
+    """A typo in --params (limits.max_vxx) is an error with a did-you-mean, not silently ignored."""
+    params = tmp_path / "control.yaml"
+    params.write_text("control_node:\n  ros__parameters:\n    obstacle_source: depth\n"
+                      "    limits:\n      max_vxx: 0.2\n")
+    assert replay_main([str(phase_bag[0]), "--report", str(tmp_path / "r"), "--no-progress", "--params",
+                        str(params)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter 'limits.max_vxx'" in err
+    assert "did you mean 'limits.max_vx'" in err
+    assert not (tmp_path / "r").exists()

@@ -115,3 +115,14 @@ def test_loose_format_still_parses_but_is_not_strict():
     assert r.ok and not r.strict_format and not format_ok(text)
     assert format_ok(reply("[[0.1, 0.1], [0.2, 0.2]]"))
     assert not format_ok(reply("[[0.1, 0.1]]", think="  "))
+
+
+def test_deeply_nested_output_is_a_failure_not_recursion_error():
+    """5,000 nested brackets in <output> (issue 12.11): a parsed failure, as the parser promises."""
+    from vla_r1.parse import parse_response
+
+    text = "<think>ok</think><output>" + "[" * 5000 + "]" * 5000 + "</output>"
+    for task in ("affordance", "trajectory"):
+        reply = parse_response(text, task=task)
+        assert not reply.ok
+        assert "nesting depth" in reply.reason

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from r1_core.jsonsafe import check_bounds
+
 Task = Literal["affordance", "trajectory"]
 TASKS: tuple[str, ...] = ("affordance", "trajectory")
 CoordScale = Literal["auto", "normalized", "pixels", "thousand"]
@@ -66,6 +68,7 @@ def _load_json(text: str) -> Any:
     text = text.strip()
     if text.startswith("```"):  # models like to fence JSON
         text = re.sub(r"^```[a-zA-Z]*\s*|\s*```$", "", text)
+    check_bounds(text)  # deep nesting would raise RecursionError inside json.loads
     try:
         return json.loads(text)
     except json.JSONDecodeError:

@@ -16,6 +16,7 @@ from nav_r1.bag.record import DEFAULT_TOPICS
 from nav_r1.bag.report import ReportDir, write_report
 from nav_r1.bag.traces import TopicNames, read_traces, require_for_replay
 from nav_r1.control import ControlConfig
+from nav_r1.nodes.control_node import ControlNodeConfig
 from r1_core.params import ParamError, from_mapping, iter_params, load_ros_params, replace
 
 
@@ -50,14 +51,20 @@ def _replay_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Parameters every rclpy node accepts besides its own declarations.
+_ROS_BUILTIN_PARAMETERS = ("use_sim_time", "start_type_description_service")
+
+
 def _control_config(args: argparse.Namespace) -> ControlConfig:
     if args.params is None:
         cfg = ControlConfig.for_profile(args.profile)
     else:
         values = load_ros_params(args.params, "control_node")
-        # The file also holds the node's own parameters (obstacle_source ...): keep the core's.
-        known = {p.name for p in iter_params(ControlConfig)}
-        cfg = from_mapping(ControlConfig, {k: v for k, v in values.items() if k in known}, what=str(args.params))
+        # The file also holds the node's own parameters (obstacle_source ...): those are checked
+        # by name like the node checks them, then left out; every other name must be the core's.
+        node_only = {p.name for p in iter_params(ControlNodeConfig)} | set(_ROS_BUILTIN_PARAMETERS)
+        core = {k: v for k, v in values.items() if k not in node_only and not k.startswith("qos_overrides.")}
+        cfg = from_mapping(ControlConfig, core, what=str(args.params))
     if args.no_obstacles:
         cfg = replace(cfg, **{"timeouts.obstacles_s": 0.0})
     return cfg
