@@ -139,11 +139,12 @@ def read_json(path: str | Path) -> Any:
     p = Path(path)
     try:
         raw = p.read_bytes()
-        text = gzip.decompress(raw).decode("utf-8") if raw[:2] == b"\x1f\x8b" else raw.decode("utf-8")
-        return json.loads(text)
     except OSError as exc:
         raise VlnceError(f"{p}: cannot read: {exc}") from exc
-    except (EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+    try:
+        text = gzip.decompress(raw).decode("utf-8") if raw[:2] == b"\x1f\x8b" else raw.decode("utf-8")
+        return json.loads(text)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # gzip.BadGzipFile is an OSError
         raise VlnceError(f"{p}: not a readable gzip/UTF-8 file: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise VlnceError(f"{p}: not valid JSON: {exc}") from exc
@@ -167,7 +168,7 @@ def default_gt_path(path: str | Path) -> Path | None:
 
 def is_vlnce_data(data: Any) -> bool:
     """Whether parsed JSON looks like a VLN-CE episode file (not our schema-tagged format)."""
-    return (isinstance(data, dict) and data.get("schema") != SCHEMA and isinstance(data.get("episodes"), list)
+    return (isinstance(data, dict) and "schema" not in data and isinstance(data.get("episodes"), list)
             and (not data["episodes"] or (isinstance(data["episodes"][0], dict)
                  and "start_rotation" in data["episodes"][0])))
 
