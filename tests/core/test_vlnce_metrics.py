@@ -26,7 +26,7 @@ def brute_force_dtw(q: np.ndarray, r: np.ndarray) -> float:
         if (i, j) == (0, 0):
             return (((0, 0),),)
         prev = [(a, b) for a, b in ((i - 1, j), (i, j - 1), (i - 1, j - 1)) if a >= 0 and b >= 0]
-        return tuple(p + ((i, j),) for a, b in prev for p in paths(a, b))
+        return tuple((*p, (i, j)) for a, b in prev for p in paths(a, b))
 
     return min(sum(float(np.linalg.norm(q[a] - r[b])) for a, b in path) for path in paths(n - 1, m - 1))
 

@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from r1_core.reasoner import Pose2D
-from r1_sim.episodes import SCHEMA, Episode, EpisodeError
+from r1_sim.episodes import Episode, EpisodeError
 from r1_sim.habitat_frame import habitat_quat_xyzw_to_yaw, habitat_to_world_points
 
 #: VLN-CE's success distance (task configs: ``TASK.SUCCESS.SUCCESS_DISTANCE: 3.0``) [m].
