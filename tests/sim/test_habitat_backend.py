@@ -205,3 +205,22 @@ def test_launch_argument_reaches_the_bridge():
                          "reasoner": "openai:http://x", "depth": "none"})
     sim = next(s for s in specs if s.role == "sim")
     assert sim.parameters["backend"] == "habitat" and sim.parameters["habitat_scene"] == "/s/A.glb"
+
+
+def test_evaluate_paths_with_a_navmesh(fake_hs, tmp_path):
+    from nav_r1.benchmark_cli import evaluate_paths_main
+
+    # The agent ends at (1, 0, 0) on the ground floor; the goal (0, 3, 0) is on the upper floor. 3-D Euclidean
+    # says 3.16 m (a success); the fake mesh's geodesic goes by the stairs at x = 0: 1 + 3 = 4 m (a failure).
+    gt = {"1": {"locations": [[0, 0, 0], [0, 3, 0]], "actions": [1, 0], "forward_steps": 1}}
+    ep_file = write_r2r(tmp_path, [r2r_record(1, goal=(0.0, 3.0, 0.0), geodesic=3.0)], gt=gt)
+    (tmp_path / "paths.json").write_text(json.dumps({"1": {"positions": [[0, 0, 0], [1, 0, 0]], "stopped": True}}))
+    out = tmp_path / "r"
+    rc = evaluate_paths_main(["--episodes", str(ep_file), "--paths", str(tmp_path / "paths.json"), "--out", str(out),
+                              "--navmesh", str(tmp_path / "A.navmesh")])
+    assert rc == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["episodes"]["1"]["ne"] == pytest.approx(1.0 + 3.0) and rep["episodes"]["1"]["success"] == 0.0
+    assert rep["run"]["distance"].startswith("geodesic on the navigation mesh")
+    assert evaluate_paths_main(["--episodes", str(ep_file), "--paths", str(tmp_path / "paths.json"), "--out",
+                                str(tmp_path / "r2"), "--navmesh", str(tmp_path / "A.glb")]) == 2

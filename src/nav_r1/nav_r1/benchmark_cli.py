@@ -139,7 +139,7 @@ def evaluate_paths_main(argv: Sequence[str]) -> int:
         paths = parse_paths(raw, str(ns.paths))
         distance = navmesh_distance(ns.navmesh) if ns.navmesh is not None else None
         scored, missing, unknown = evaluate(episodes, paths, distance=distance)
-    except (EpisodeError, PathsError, ImportError) as exc:
+    except (ValueError, ImportError) as exc:  # EpisodeError and PathsError are ValueErrors
         print(f"nav-r1 evaluate-paths: {exc}", file=sys.stderr)
         return 2
     refs = sorted({e.reference_kind for e in episodes.episodes})
