@@ -155,3 +155,11 @@ def test_inspect_bad_file_is_one_line(tmp_path, capsys) -> None:
     (tmp_path / "other.json").write_text(json.dumps({"schema": "something/2", "episodes": []}))
     assert episodes_main(["inspect", str(tmp_path / "other.json")]) == 2
     assert "neither our episode format" in capsys.readouterr().err
+
+
+def test_our_loader_points_vlnce_files_elsewhere(tmp_path) -> None:
+    from r1_sim.episodes import load_episodes
+
+    path = write_r2r(tmp_path, [r2r_record(1)])
+    with pytest.raises(EpisodeError, match="this is a VLN-CE episode file"):
+        load_episodes(path)
