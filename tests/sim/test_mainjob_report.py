@@ -67,3 +67,37 @@ def test_habitat_report_is_vlnce_only_and_says_how_distances_were_measured(tmp_p
     assert rep["run"]["distance"].startswith("3-D Euclidean") and rep["run"]["reasoner"] == "openai:http://gpu:8000"
     md = (tmp_path / "report.md").read_text()
     assert "Reasoner: **openai:http://gpu:8000**" in md and "3-D Euclidean" in md
+
+
+def test_control_rate_sampling_does_not_drag_ndtw_down(tmp_path) -> None:
+    # A robot that follows the reference exactly, recorded every 1 cm (the control rate): VLN-CE's agent would
+    # record one position per 0.25 m step, so the standard nDTW must be ~1, not a sum over 100x more points.
+    from r1_sim.benchmark_episodes import resample
+
+    scene = load_scene("flat_2room")
+    ep = generate_episodes(scene, 1, 0, "dog")[0]
+    dense = resample(np.asarray(ep.reference_path), 0.01)
+    write_run_report(tmp_path, scene, [ep], [_result(ep.episode_id, dense)], {"control_stats": []},
+                     wall_time_s=1.0, options=_options("scripted:replies.txt"))
+    std = json.loads((tmp_path / "report.json").read_text())["vlnce_standard"]["episodes"][0]
+    assert std["ndtw"] > 0.97 and std["success"] == 1.0
+
+
+def test_habitat_ground_truth_is_the_reference_as_is(tmp_path) -> None:
+    from nav_r1.vlnce_metrics import vlnce_episode_metrics
+
+    # VLN-CE's ground truth repeats a location for each turn; |R| counts them, so it must not be resampled.
+    locs = [[0, 3, 0], [0, 3, 0], [1, 3, 0], [2, 3, 0], [2, 3, 0], [3, 3, 0], [4, 3, 0]]
+    gt = {"1": {"locations": locs, "actions": [2, 1, 1, 3, 1, 1, 0], "forward_steps": 4}}
+    path = write_r2r(tmp_path / "data", [r2r_record(1, start_y=3.0, goal=(4.0, 3.0, 0.0), geodesic=4.0)], gt=gt)
+    clearance = load_robot_body("dog").ground_clearance
+    ep = load_vlnce_episodes(path).episodes[0].to_episode("dog", clearance, scene=str(tmp_path / "A.glb"))
+    assert ep.extra["vlnce"]["reference"] == "gt_locations"
+    xyz = np.array([[x, 0.0, 3.0 + clearance] for x in np.arange(0.0, 3.01, 0.25)])  # already 0.25 m apart
+    habitat = {"scene": str(tmp_path / "A.glb"), "settings": "r2r_ce", "base_height": clearance}
+    write_run_report(tmp_path, None, [ep], [_result("1", xyz)], {"control_stats": []}, wall_time_s=1.0,
+                     options=_options("openai:http://gpu:8000"), habitat=habitat)
+    got = json.loads((tmp_path / "report.json").read_text())["vlnce_standard"]["episodes"][0]
+    world_gt = np.array([[x, -z, y] for x, y, z in locs], dtype=float)
+    want = vlnce_episode_metrics("1", xyz - [0, 0, clearance], True, [4.0, 0.0, 3.0], world_gt, 4.0)
+    assert got["ndtw"] == pytest.approx(want.ndtw) and got["ne"] == pytest.approx(1.0)

@@ -34,11 +34,16 @@ def reasoner_label(spec: str) -> str:
 
 
 def vlnce_standard_metrics(episode: Any, result: dict[str, Any], distance: Distance3D,
-                           base_height: float = 0.0, goal_z: float | None = None) -> VlnceMetrics:
-    """VLN-CE's measures of one main-job episode (3-D; the reference resampled at VLN-CE's 0.25 m step).
+                           base_height: float = 0.0, goal_z: float | None = None,
+                           resample_reference: bool = True) -> VlnceMetrics:
+    """VLN-CE's measures of one main-job episode (3-D; for nDTW the trajectory, sampled at the control
+    rate, and the reference are resampled at VLN-CE's 0.25 m step: a VLN-CE agent records one position
+    per action).
 
     ``base_height`` is subtracted from every height (base_link back to the agent's floor point, as
-    VLN-CE's positions are); ``goal_z`` defaults to the reference path's last height.
+    VLN-CE's positions are); ``goal_z`` defaults to the reference path's last height.  A reference
+    that is already VLN-CE's ground-truth locations (one per action) is used as it is
+    (``resample_reference=False``).
     """
     from r1_sim.benchmark_episodes import resample
 
@@ -48,8 +53,10 @@ def vlnce_standard_metrics(episode: Any, result: dict[str, Any], distance: Dista
     ref = np.asarray(episode.reference_path, dtype=np.float64) - lift
     gz = float(ref[-1, 2]) if goal_z is None else goal_z
     goal = np.array([*episode.goal_xy, episode.goal_z - base_height if episode.goal_z is not None else gz])
-    return vlnce_episode_metrics(episode.episode_id, positions, bool(result["called_stop"]), goal, resample(ref),
-                                 float(episode.shortest_length), distance=distance, steps=int(result["ticks"]))
+    return vlnce_episode_metrics(episode.episode_id, positions, bool(result["called_stop"]), goal,
+                                 resample(ref) if resample_reference else ref,
+                                 float(episode.shortest_length), distance=distance, steps=int(result["ticks"]),
+                                 dtw_positions=resample(positions))
 
 
 def episode_metrics(episode: Any, result: dict[str, Any], geodesic: Any) -> EpisodeMetrics:
@@ -155,8 +162,8 @@ def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results:
         "metric_notes": f"Main figures: SR = stopped within the episode's success_radius ({radius_text} m, geodesic "
                         f"on the nav map in x-y), nDTW with d_th = success_radius; our rooms are smaller than "
                         f"VLN-CE's. vlnce_standard: {VLNCE_NOTE}, distances geodesic on the nav map in x-y "
-                        f"combined with the height difference, reference path resampled every 0.25 m, steps = "
-                        f"simulator ticks.",
+                        f"combined with the height difference; for nDTW the trajectory and the reference are "
+                        f"resampled every 0.25 m (VLN-CE's forward step); steps = simulator ticks.",
     }
     vlnce = {"aggregate": aggregate_vlnce(standard), "episodes": [v.to_dict() for v in standard],
              "success_distance_m": VLNCE_SUCCESS_DISTANCE, "distance": "geodesic (nav map) + height"}
@@ -230,8 +237,12 @@ def write_habitat_report(folder: Path, episodes: Sequence[Any], results: Sequenc
             distance, kind = on_mesh, f"geodesic on {navmesh.name}"
         except (ImportError, ValueError):
             pass
-    vl = [vlnce_standard_metrics(ep, by_id[ep.episode_id], distance, base_height=base,
-                                 goal_z=(ep.extra.get("vlnce") or {}).get("goal_z")) for ep in episodes]
+    vl = []
+    for ep in episodes:
+        info = ep.extra.get("vlnce") or {}
+        vl.append(vlnce_standard_metrics(ep, by_id[ep.episode_id], distance, base_height=base,
+                                         goal_z=info.get("goal_z"),
+                                         resample_reference=info.get("reference") != "gt_locations"))
     sim_time = float(sum(r["sim_time_s"] for r in results))
     loop = control_loop_summary(monitor.get("control_stats", []))
     run = {
@@ -240,7 +251,8 @@ def write_habitat_report(folder: Path, episodes: Sequence[Any], results: Sequenc
         "ground_truth": habitat.get("gt_file"), "episodes": len(episodes), "success_radius_m": [VLNCE_SUCCESS_DISTANCE],
         "distance": kind, "wall_time_s": round(wall_time_s, 2), "sim_time_s": round(sim_time, 2),
         "metric_notes": f"{VLNCE_NOTE}; the reference is the ground-truth locations when the _gt file was found, "
-                        f"else reference_path; steps = simulator ticks; the robot is velocity-driven, not VLN-CE's "
+                        f"else reference_path; for nDTW the trajectory is resampled every 0.25 m (one position per "
+                        f"VLN-CE forward step); steps = simulator ticks; the robot is velocity-driven, not VLN-CE's "
                         f"discrete agent.",
     }
     agg = aggregate_vlnce(vl)

@@ -95,11 +95,15 @@ def vlnce_episode_metrics(
     distance: Distance3D | None = None,
     success_distance: float = VLNCE_SUCCESS_DISTANCE,
     steps: int | None = None,
+    dtw_positions: ArrayLike | None = None,
 ) -> VlnceMetrics:
     """Every VLN-CE measure of one episode; ``distance`` is the distance to the goal (geodesic when given).
 
     ``positions`` are the agent's 3-D positions from the start on, in the frame of ``goal`` and
     ``reference``; ``steps`` defaults to the number of moves between positions plus the stop.
+    ``dtw_positions`` replaces them for nDTW only: a continuous trajectory sampled at a control
+    rate resampled at VLN-CE's step length, since a VLN-CE agent records one position per action
+    and DTW sums a cost per recorded position.
     """
     q = _points3(positions, "positions")
     g = _points3(goal, "goal")[0]
@@ -113,7 +117,8 @@ def vlnce_episode_metrics(
     ne = float(to_goal[-1])
     ok = bool(stopped) and ne < success_distance
     length = path_length(q)
-    nd = math.exp(-dtw(drop_repeats(q), r) / (len(r) * success_distance))
+    qd = q if dtw_positions is None else _points3(dtw_positions, "dtw_positions")
+    nd = math.exp(-dtw(drop_repeats(qd), r) / (len(r) * success_distance))
     if steps is None:
         steps = len(q) - 1 + (1 if stopped else 0)
     return VlnceMetrics(

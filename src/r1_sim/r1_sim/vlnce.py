@@ -114,11 +114,11 @@ class VlnceEpisode:
         """
         start = self.start_world
         goal = self.goal_world
-        ref = self.gt_locations_world()
+        ref, kind = self.gt_locations_world(), "gt_locations"
         if ref is None:
-            ref = self.reference_world()
+            ref, kind = self.reference_world(), "reference_path"
         if ref is None or len(ref) < 2:
-            ref = np.stack([start, goal])
+            ref, kind = np.stack([start, goal]), "start_goal"
         ref = ref + np.array([0.0, 0.0, base_height])
         shortest = self.geodesic_distance
         if shortest is None:
@@ -129,7 +129,8 @@ class VlnceEpisode:
             goal_xy=(float(goal[0]), float(goal[1])), reference_path=ref, goal_z=None,
             success_radius=VLNCE_SUCCESS_DISTANCE, shortest_length=float(shortest),
             extra={"vlnce": {"goal_z": float(goal[2]), "base_height": base_height, "scene_id": self.scene_id,
-                             "language": self.language, "role": self.role, "trajectory_id": self.trajectory_id}},
+                             "language": self.language, "role": self.role, "trajectory_id": self.trajectory_id,
+                             "reference": kind}},
         )
 
 
