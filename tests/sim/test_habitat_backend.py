@@ -224,3 +224,15 @@ def test_evaluate_paths_with_a_navmesh(fake_hs, tmp_path):
     assert rep["run"]["distance"].startswith("geodesic on the navigation mesh")
     assert evaluate_paths_main(["--episodes", str(ep_file), "--paths", str(tmp_path / "paths.json"), "--out",
                                 str(tmp_path / "r2"), "--navmesh", str(tmp_path / "A.glb")]) == 2
+
+
+@pytest.mark.skipif(importlib.util.find_spec("habitat_sim") is not None, reason="habitat-sim is installed")
+def test_habitat_run_without_habitat_sim_fails_before_starting(tmp_path):
+    from nav_r1.mainjob import MainJobError, parse_main_job_args, run_main_job
+
+    scene, episodes = _habitat_files(tmp_path)
+    opts = parse_main_job_args(["--backend", "habitat", "--scene", str(scene), "--episodes-file", str(episodes),
+                                "--reasoner", "openai:http://localhost:1", "--out", str(tmp_path / "run")])
+    with pytest.raises(MainJobError, match="conda install habitat-sim"):
+        run_main_job(opts)
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()

@@ -32,6 +32,17 @@ def check_habitat_args(robot: str, scene: str, episodes_file: Path | None, reaso
                            "has no map of a habitat scene; use transformers:, openai: or scripted:")
 
 
+def require_habitat() -> None:
+    """Fail before any node starts when habitat-sim is not installed (the install hint is the message)."""
+    from nav_r1.mainjob import MainJobError
+    from r1_sim.habitat_backend import import_habitat
+
+    try:
+        import_habitat()
+    except ImportError as exc:
+        raise MainJobError(str(exc)) from exc
+
+
 def _scene_key(name: str) -> str:
     return Path(name).name.removesuffix(".glb").removesuffix(".basis")
 

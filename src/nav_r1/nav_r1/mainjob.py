@@ -152,8 +152,9 @@ def run_main_job(opts: MainJobOptions) -> int:
         habitat: dict[str, Any] = {}
         scene: Any
         if opts.backend == "habitat":
-            from nav_r1.habitat_job import prepare_habitat_episodes
+            from nav_r1.habitat_job import prepare_habitat_episodes, require_habitat
 
+            require_habitat()
             scene, episodes, habitat = prepare_habitat_episodes(opts, tmp)
         else:
             scene, episodes = prepare_episodes(opts, tmp)

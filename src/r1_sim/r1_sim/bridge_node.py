@@ -361,7 +361,7 @@ def main(args: list[str] | None = None) -> int:
         code = 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (RuntimeError, ValueError, OSError) as exc:
+    except (RuntimeError, ValueError, OSError, ImportError) as exc:  # ImportError: habitat-sim missing
         print(f"[error] sim_bridge: {exc}", file=sys.stderr, flush=True)
         code = 1
     finally:
