@@ -179,8 +179,7 @@ def test_sim_arguments_for_habitat(tmp_path):
 
 
 def test_habitat_episodes_keep_the_start_floor(tmp_path):
-    from nav_r1.habitat_job import prepare_habitat_episodes
-    from nav_r1.mainjob import MainJobError
+    from nav_r1.habitat_job import HabitatJobError, prepare_habitat_episodes
 
     scene, episodes = _habitat_files(tmp_path)
     opts = SimpleNamespace(scene=str(scene), episodes_file=episodes, robot="dog", episodes=10,
@@ -194,7 +193,7 @@ def test_habitat_episodes_keep_the_start_floor(tmp_path):
     assert saved[0].goal_xy == pytest.approx((2.0, 1.0)) and saved[0].success_radius == 3.0
     assert json.loads((tmp_path / "episodes.json").read_text())["episodes"][0]["extra"]["vlnce"]["goal_z"] == 3.0
     opts.scene = str(tmp_path / "other.glb")
-    with pytest.raises(MainJobError, match=r"no episode .* is in scene 'other'"):
+    with pytest.raises(HabitatJobError, match=r"no episode .* is in scene 'other'"):
         prepare_habitat_episodes(opts, tmp_path)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nav_r1.graph import ROBOTS, build_graph
+from nav_r1.habitat_job import HabitatJobError, check_habitat_args, prepare_habitat_episodes, require_habitat
 from nav_r1.reasoners import split_spec
 from r1_core.params import ParamError
 
@@ -90,9 +91,10 @@ def parse_main_job_args(argv: Sequence[str]) -> MainJobOptions:
     if ns.episodes_file is not None and not ns.episodes_file.is_file():
         raise MainJobError(f"episode file '{ns.episodes_file}' does not exist")
     if ns.backend == "habitat":
-        from nav_r1.habitat_job import check_habitat_args
-
-        check_habitat_args(ns.robot, ns.scene, ns.episodes_file, ns.reasoner)
+        try:
+            check_habitat_args(ns.robot, ns.scene, ns.episodes_file, ns.reasoner)
+        except HabitatJobError as exc:
+            raise MainJobError(str(exc)) from exc
     if ns.out.exists() and not ns.force:
         raise MainJobError(f"run folder '{ns.out}' exists; choose another --out or pass --force")
     return MainJobOptions(ns.robot, ns.episodes, ns.seed, ns.scene, ns.episodes_file, ns.reasoner, ns.out,
@@ -152,10 +154,11 @@ def run_main_job(opts: MainJobOptions) -> int:
         habitat: dict[str, Any] = {}
         scene: Any
         if opts.backend == "habitat":
-            from nav_r1.habitat_job import prepare_habitat_episodes, require_habitat
-
-            require_habitat()
-            scene, episodes, habitat = prepare_habitat_episodes(opts, tmp)
+            try:
+                require_habitat()
+                scene, episodes, habitat = prepare_habitat_episodes(opts, tmp)
+            except HabitatJobError as exc:
+                raise MainJobError(str(exc)) from exc
         else:
             scene, episodes = prepare_episodes(opts, tmp)
         values = {"robot": opts.robot, "use_sim": "true", "reasoner": opts.reasoner,
