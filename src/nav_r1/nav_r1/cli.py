@@ -5,6 +5,8 @@
     nav-r1 replay BAG --report DIR                               evaluate a recorded run
     nav-r1 record --output BAG [topics]                          record a live run
     nav-r1 params                                                the parameter tables (Markdown)
+    nav-r1 episodes inspect FILE [--gt GT]                       summarise an episode file (ours or VLN-CE)
+    nav-r1 evaluate-paths --episodes F --paths P --out DIR       VLN-CE metrics of anyone's trajectories
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``nav-r1``."""
     args = list(sys.argv[1:] if argv is None else argv)
     _exit_on_sigterm()
-    commands = {"up": _up, "sim": _sim, "replay": _replay, "record": _record, "params": _params}
+    commands = {"up": _up, "sim": _sim, "replay": _replay, "record": _record, "params": _params,
+                "episodes": _episodes, "evaluate-paths": _evaluate_paths}
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if args else 2
@@ -128,6 +131,18 @@ def _record(argv: Sequence[str]) -> int:
     from nav_r1.bag.cli import record_main
 
     return record_main(list(argv))
+
+
+def _episodes(argv: Sequence[str]) -> int:
+    from nav_r1.benchmark_cli import episodes_main
+
+    return episodes_main(argv)
+
+
+def _evaluate_paths(argv: Sequence[str]) -> int:
+    from nav_r1.benchmark_cli import evaluate_paths_main
+
+    return evaluate_paths_main(argv)
 
 
 def _sim(argv: Sequence[str]) -> int:

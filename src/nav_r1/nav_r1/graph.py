@@ -38,6 +38,8 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("robot", "dog", "Robot profile: limits, collision zones, action space", ROBOTS),
     LaunchArgument("use_sim", "false", "Start the embedded simulator bridge and use its /clock", ("true", "false")),
     LaunchArgument("sim_backend", "mujoco", "Simulator backend when use_sim is true", ("mujoco", "habitat")),
+    LaunchArgument("habitat_scene", "", "Habitat scene file (.glb) when sim_backend is habitat "
+                   "(default: the scene the episodes name)"),
     LaunchArgument("reasoner", "expert",
                    "Reasoner backend: expert | transformers:PATH_OR_ID | openai:URL[#model]"),
     LaunchArgument("episodes_file", "", "Episode file (simulation; the expert reads it too)"),
@@ -147,6 +149,7 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
         specs.append(NodeSpec(
             "r1_sim", "sim_bridge", "sim_bridge", tuple(files),
             {**common, "robot": a["robot"], "backend": a["sim_backend"], "episodes_file": a["episodes_file"],
+             "habitat_scene": a["habitat_scene"],
              "sim_sync": sync, "publish_stereo": a["depth"] != "none"},
             role="sim",
         ))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nav_r1.graph import ROBOTS, build_graph
+from nav_r1.habitat_job import HabitatJobError, check_habitat_args, prepare_habitat_episodes, require_habitat
 from nav_r1.reasoners import split_spec
 from r1_core.params import ParamError
 
@@ -49,6 +50,8 @@ class MainJobOptions:
     episode_timeout_s: float
     width: int
     height: int
+    backend: str = "mujoco"
+    habitat_settings: str = "auto"
 
 
 def parse_main_job_args(argv: Sequence[str]) -> MainJobOptions:
@@ -57,8 +60,13 @@ def parse_main_job_args(argv: Sequence[str]) -> MainJobOptions:
     p.add_argument("--robot", default="dog", help=f"one of {', '.join(ROBOTS)}")
     p.add_argument("--episodes", type=int, default=10, help="number of generated episodes")
     p.add_argument("--seed", type=int, default=0, help="seed of the scene and the episodes")
-    p.add_argument("--scene", default="", help="scene name or JSON file (default: generated from --seed)")
-    p.add_argument("--episodes-file", type=Path, default=None, help="run these episodes instead of generating")
+    p.add_argument("--scene", default="", help="scene name or JSON file (default: generated from --seed); "
+                   "with --backend habitat the scene mesh (.glb) to run")
+    p.add_argument("--episodes-file", type=Path, default=None,
+                   help="run these episodes instead of generating (ours, or VLN-CE's .json.gz with --backend habitat)")
+    p.add_argument("--backend", default="mujoco", choices=("mujoco", "habitat"), help="simulator backend")
+    p.add_argument("--habitat-settings", default="auto", choices=("auto", "r2r_ce", "rxr_ce"),
+                   help="VLN-CE agent/sensor settings for habitat (auto: rxr_ce when the episodes carry a language)")
     p.add_argument("--reasoner", default="expert", help="expert | transformers:PATH | openai:URL[#model]")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder to write (must not exist)")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
@@ -82,10 +90,16 @@ def parse_main_job_args(argv: Sequence[str]) -> MainJobOptions:
         raise MainJobError(f"--image must look like 320x240, got '{ns.image}'") from exc
     if ns.episodes_file is not None and not ns.episodes_file.is_file():
         raise MainJobError(f"episode file '{ns.episodes_file}' does not exist")
+    if ns.backend == "habitat":
+        try:
+            check_habitat_args(ns.robot, ns.scene, ns.episodes_file, ns.reasoner)
+        except HabitatJobError as exc:
+            raise MainJobError(str(exc)) from exc
     if ns.out.exists() and not ns.force:
         raise MainJobError(f"run folder '{ns.out}' exists; choose another --out or pass --force")
     return MainJobOptions(ns.robot, ns.episodes, ns.seed, ns.scene, ns.episodes_file, ns.reasoner, ns.out,
-                          ns.depth, not ns.no_sync, ns.record_images, ns.timeout, ns.episode_timeout, w, h)
+                          ns.depth, not ns.no_sync, ns.record_images, ns.timeout, ns.episode_timeout, w, h,
+                          ns.backend, ns.habitat_settings)
 
 
 def prepare_episodes(opts: MainJobOptions, folder: Path) -> tuple[Any, list[Any]]:
@@ -137,18 +151,30 @@ def run_main_job(opts: MainJobOptions) -> int:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        scene, episodes = prepare_episodes(opts, tmp)
+        habitat: dict[str, Any] = {}
+        scene: Any
+        if opts.backend == "habitat":
+            try:
+                require_habitat()
+                scene, episodes, habitat = prepare_habitat_episodes(opts, tmp)
+            except HabitatJobError as exc:
+                raise MainJobError(str(exc)) from exc
+        else:
+            scene, episodes = prepare_episodes(opts, tmp)
         values = {"robot": opts.robot, "use_sim": "true", "reasoner": opts.reasoner,
                   "episodes_file": str((tmp / "episodes.json").resolve()), "depth": opts.depth,
-                  "sync": "true" if opts.sync else "false"}
+                  "sync": "true" if opts.sync else "false", "sim_backend": opts.backend,
+                  "habitat_scene": habitat.get("scene", "")}
         specs = build_graph(values)
         results_file = tmp / "results.jsonl"
+        sim_extra = {"habitat_settings": habitat["settings"]} if habitat else {}
         specs = [replace(s, parameters={**s.parameters, "results_file": str(results_file.resolve()),
                                         "episode_timeout_s": opts.episode_timeout_s,
-                                        "sim.width": opts.width, "sim.height": opts.height})
+                                        "sim.width": opts.width, "sim.height": opts.height, **sim_extra})
                  if s.role == "sim" else s for s in specs]
         env = private_domain_env()
-        print(f"nav-r1 sim: {len(episodes)} episode(s) of '{opts.robot}' in scene '{scene.name}', reasoner "
+        print(f"nav-r1 sim: {len(episodes)} episode(s) of '{opts.robot}' in scene "
+              f"'{habitat.get('scene') or scene.name}' ({opts.backend}), reasoner "
               f"'{opts.reasoner}', ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}, run folder {opts.out}", flush=True)
         started = time.monotonic()
         import os
@@ -173,7 +199,7 @@ def run_main_job(opts: MainJobOptions) -> int:
         from nav_r1.mainjob_report import write_run_report
 
         summary = write_run_report(tmp, scene, episodes, results, monitor.stats(),
-                                   wall_time_s=time.monotonic() - started, options=opts)
+                                   wall_time_s=time.monotonic() - started, options=opts, habitat=habitat)
         if opts.out.exists():
             shutil.rmtree(opts.out)
         tmp.rename(opts.out)

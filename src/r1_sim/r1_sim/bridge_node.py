@@ -51,7 +51,9 @@ class BridgeConfig:
     robot: str = param("dog", "Robot to simulate", choices=("dog", "uav", "wheeled"))
     backend: str = param("mujoco", "Simulator backend", choices=("mujoco", "habitat"))
     scene: str = param("seed:0", "Scene name, JSON path, or seed:N (used when no episodes file is given)")
-    habitat_scene: str = param("", "Habitat scene file (.glb) for the habitat backend")
+    habitat_scene: str = param("", "Habitat scene file (.glb) for the habitat backend (default: the episodes' scene)")
+    habitat_settings: str = param("r2r_ce", "VLN-CE agent and sensor settings of the habitat backend",
+                                  choices=("r2r_ce", "rxr_ce"))
     episodes_file: str = param("", "Episodes to run (JSON); empty: free-running scene")
     results_file: str = param("", "Where to append per-episode results (JSON lines); empty: none")
     control_dt: float = param(0.01, "Simulation tick: odometry and lock-step period [s]", min=0.001, max=0.1)
@@ -89,14 +91,27 @@ class BridgeNode(Node):
         from r1_sim.episodes import load_episodes
         from r1_sim.scene import generate_scene, load_scene
 
-        self.episodes = load_episodes(Path(self.cfg.episodes_file)) if self.cfg.episodes_file else []
-        if self.episodes:
+        habitat = self.cfg.backend == "habitat"
+        # Habitat scenes are meshes, not our box scenes: the episodes name them and are not checked here.
+        self.episodes = (load_episodes(Path(self.cfg.episodes_file), check_scenes=not habitat)
+                         if self.cfg.episodes_file else [])
+        scene = None
+        habitat_scene = self.cfg.habitat_scene
+        if habitat:
+            if not habitat_scene and self.episodes:
+                habitat_scene = self.episodes[0].scene
+            other = sorted({e.scene for e in self.episodes} - {habitat_scene})
+            if other:
+                raise ValueError(f"habitat backend runs one scene ({habitat_scene}); episodes also name {other[:3]}")
+        elif self.episodes:
             scene = self.episodes[0].scene_obj(Path(self.cfg.episodes_file).parent)
         elif self.cfg.scene.startswith("seed:"):
             scene = generate_scene(int(self.cfg.scene.split(":", 1)[1]))
         else:
             scene = load_scene(self.cfg.scene)
-        self.sim = make_simulator(self.cfg.backend, self.cfg.robot, scene, self.cfg.sim, self.cfg.habitat_scene)
+        self.sim = make_simulator(self.cfg.backend, self.cfg.robot, scene, self.cfg.sim, habitat_scene,
+                                  self.cfg.habitat_settings)
+        scene_name = habitat_scene if scene is None else scene.name
         self._lock = threading.Lock()
         self._cmd = (0.0, 0.0, 0.0, 0.0)
         self._cmd_time = -math.inf
@@ -129,7 +144,7 @@ class BridgeNode(Node):
         self._camera_period = 1.0 / self.cfg.sim.camera_rate_hz
         self._next_camera = 0.0
         self.get_logger().info(
-            f"simulating '{self.cfg.robot}' in scene '{scene.name}' ({self.cfg.backend}), "
+            f"simulating '{self.cfg.robot}' in scene '{scene_name}' ({self.cfg.backend}), "
             f"{len(self.episodes)} episode(s), {'lock-step' if self.master else f'x{self.cfg.rate_factor} real time'}"
         )
 
@@ -346,7 +361,7 @@ def main(args: list[str] | None = None) -> int:
         code = 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (RuntimeError, ValueError, OSError) as exc:
+    except (RuntimeError, ValueError, OSError, ImportError) as exc:  # ImportError: habitat-sim missing
         print(f"[error] sim_bridge: {exc}", file=sys.stderr, flush=True)
         code = 1
     finally:

@@ -266,8 +266,12 @@ def make_simulator(
     scene: Scene | None = None,
     config: SimConfig | None = None,
     habitat_scene: str = "",
+    habitat_settings: str = "r2r_ce",
 ) -> SimBackend:
-    """A simulator by backend name: ``mujoco`` (needs ``scene``) or ``habitat`` (needs ``habitat_scene``)."""
+    """A simulator by backend name: ``mujoco`` (needs ``scene``) or ``habitat`` (needs ``habitat_scene``).
+
+    ``habitat_settings`` names VLN-CE's agent and sensor settings for habitat (``r2r_ce`` or ``rxr_ce``).
+    """
     if backend == "mujoco":
         if scene is None:
             raise ValueError("backend 'mujoco' needs a scene (r1_sim.scene.load_scene)")
@@ -277,5 +281,5 @@ def make_simulator(
             raise ValueError("backend 'habitat' needs habitat_scene: the path of a habitat scene (.glb)")
         from r1_sim.habitat_backend import HabitatSimulator
 
-        return HabitatSimulator(robot, habitat_scene, config)
+        return HabitatSimulator(robot, habitat_scene, config, settings=habitat_settings)
     raise ValueError(f"unknown simulator backend '{backend}'; expected one of {', '.join(BACKENDS)}")

@@ -274,6 +274,8 @@ def evaluate(bag: BagTraces, run: RunTrace, opts: EvalOptions) -> dict[str, Any]
     """The whole report as a JSON-ready dict."""
     return {
         "mode": run.mode,
+        # Who answered: the model names in the recorded status (the privileged expert is "sim-expert").
+        "reasoner": sorted({str(s["model"]) for _, s in bag.status if isinstance(s, dict) and s.get("model")}),
         "bag": {
             "duration_s": _r(bag.duration_s),
             "topics": {t: {"type": bag.topics[t], "count": bag.counts.get(t, 0)} for t in sorted(bag.topics)},
