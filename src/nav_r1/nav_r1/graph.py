@@ -20,8 +20,7 @@ import yaml
 
 from r1_core.params import ParamError
 from r1_core.paths import share_dir
-
-ROBOTS = ("dog", "uav", "wheeled")
+from r1_core.robots import MOBILE_ROBOTS
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class LaunchArgument:
 
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
-    LaunchArgument("robot", "dog", "Robot profile: limits, collision zones, action space", ROBOTS),
+    LaunchArgument("robot", "dog", "Robot profile: limits, collision zones, action space", MOBILE_ROBOTS),
     LaunchArgument("use_sim", "false", "Start the embedded simulator bridge and use its /clock", ("true", "false")),
     LaunchArgument("sim_backend", "mujoco", "Simulator backend when use_sim is true", ("mujoco", "habitat")),
     LaunchArgument("reasoner", "expert",

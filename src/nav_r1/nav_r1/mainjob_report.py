@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from nav_r1.metrics import EpisodeMetrics, aggregate, evaluate_episode
+from r1_core.nav.metrics import EpisodeMetrics, aggregate, evaluate_episode
+from r1_sim.navmap import NavMap
+from r1_sim.report import top_down_plot
 
 
 def episode_metrics(episode: Any, result: dict[str, Any], geodesic: Any) -> EpisodeMetrics:
@@ -56,9 +58,6 @@ def _fmt(v: Any) -> str:
 def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results: Sequence[dict[str, Any]],
                      monitor: dict[str, Any], *, wall_time_s: float, options: Any) -> str:
     """Write report.json, report.md and one top-down picture per episode; return a short summary."""
-    from r1_sim.navmap import NavMap
-    from r1_sim.report import top_down_plot
-
     by_id = {r["episode_id"]: r for r in results}
     navmap = NavMap(scene)
 

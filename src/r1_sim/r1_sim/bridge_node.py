@@ -31,13 +31,16 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
-from r1_core.params import nested, param, validate_params
+from r1_core.params import ParamError, nested, param, validate_params
 from r1_core.reasoner import Pose2D
+from r1_core.robots import MOBILE_ROBOTS
 from r1_core.ros.convert import make_camera_info, numpy_to_image, sec_to_stamp, stamp_to_sec, yaw_to_quaternion
 from r1_core.ros.node_main import make_executor, use_default_dds_profile
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS
 from r1_core.ros.sim_sync import SyncMaster
+from r1_sim.episodes import load_episodes
+from r1_sim.scene import generate_scene, load_scene
 from r1_sim.world import SimConfig, make_simulator
 
 COLOR, DEPTH = "camera/color/image_raw", "camera/depth/image_raw"
@@ -48,7 +51,7 @@ LEFT, RIGHT = "stereo/left/image_rect", "stereo/right/image_rect"
 class BridgeConfig:
     """Parameters of the simulator bridge node."""
 
-    robot: str = param("dog", "Robot to simulate", choices=("dog", "uav", "wheeled"))
+    robot: str = param("dog", "Robot to simulate", choices=MOBILE_ROBOTS)
     backend: str = param("mujoco", "Simulator backend", choices=("mujoco", "habitat"))
     scene: str = param("seed:0", "Scene name, JSON path, or seed:N (used when no episodes file is given)")
     habitat_scene: str = param("", "Habitat scene file (.glb) for the habitat backend")
@@ -86,9 +89,6 @@ class BridgeNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_bridge")
         self.cfg = declare_config(self, BridgeConfig)
-        from r1_sim.episodes import load_episodes
-        from r1_sim.scene import generate_scene, load_scene
-
         self.episodes = load_episodes(Path(self.cfg.episodes_file)) if self.cfg.episodes_file else []
         if self.episodes:
             scene = self.episodes[0].scene_obj(Path(self.cfg.episodes_file).parent)
@@ -326,8 +326,6 @@ class BridgeNode(Node):
 def main(args: list[str] | None = None) -> int:
     """Console script ``sim_bridge``: the executor spins in a thread, the episode loop in main."""
     import sys
-
-    from r1_core.params import ParamError
 
     use_default_dds_profile()
     rclpy.init(args=args if args is not None else sys.argv)

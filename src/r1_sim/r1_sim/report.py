@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from nav_r1.metrics import EpisodeMetrics, aggregate
+from r1_core.nav.metrics import EpisodeMetrics, aggregate
 from r1_sim.navmap import NavMap
 from r1_sim.scene import Scene
 

@@ -16,7 +16,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-SIM_ROBOTS: tuple[str, ...] = ("dog", "uav", "wheeled")
+from r1_core.robots import MOBILE_ROBOTS
+from r1_description import urdf_path
+
+#: The simulator drives every mobile robot of the registry (a profile each, checked below).
+SIM_ROBOTS: tuple[str, ...] = MOBILE_ROBOTS
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,10 @@ PROFILES: dict[str, RobotProfile] = {
     "uav": RobotProfile("uav", 1.0, 1.0, 0.6, 1.5, 2.0, 4.0, 0.15, 0.35, flies=True),
     "wheeled": RobotProfile("wheeled", 0.8, 0.0, 0.0, 1.5, 1.2, 4.0, 0.10, 0.38),
 }
+
+
+if tuple(PROFILES) != SIM_ROBOTS:
+    raise RuntimeError(f"simulator profiles {tuple(PROFILES)} differ from r1_core.robots {SIM_ROBOTS}")
 
 
 class RobotError(ValueError):
@@ -174,8 +182,6 @@ def load_robot_body(robot: str, urdf: Path | None = None) -> RobotBody:
     """Parse a robot's URDF and weld it at its stance into one body expressed in base_link."""
     profile = robot_profile(robot)
     if urdf is None:
-        from r1_description import urdf_path
-
         urdf = urdf_path(robot)
     try:
         root = ET.parse(urdf).getroot()

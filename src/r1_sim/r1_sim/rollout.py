@@ -15,17 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from nav_r1.actions import Action
-from nav_r1.parse import parse_response
+from r1_core.geometry import wrap_angle
+from r1_core.nav.actions import Action
+from r1_core.nav.parse import parse_response
 from r1_core.reasoner import Frame, Observation, Reasoner
 from r1_sim.episodes import Episode
 from r1_sim.world import Simulator
 
 CONTROL_DT = 0.05
 
-
-def _wrap(a: float) -> float:
-    return (a + math.pi) % (2 * math.pi) - math.pi
 
 
 @dataclass
@@ -49,7 +47,7 @@ def execute_action(sim: Simulator, action: Action, on_step: Callable[[], None], 
     if action.kind == "stop":
         sim.apply_command(0.0, 0.0, 0.0, 0.0)
         return
-    target_yaw = _wrap(start.yaw + action.yaw_rad)
+    target_yaw = wrap_angle(start.yaw + action.yaw_rad)
     tx = start.x + (action.value if action.kind == "forward" else 0.0) * math.cos(start.yaw)
     ty = start.y + (action.value if action.kind == "forward" else 0.0) * math.sin(start.yaw)
     tz = start.z + {"up": action.value, "down": -action.value}.get(action.kind, 0.0)
@@ -58,7 +56,7 @@ def execute_action(sim: Simulator, action: Action, on_step: Callable[[], None], 
         c, s = math.cos(pose.yaw), math.sin(pose.yaw)
         ex, ey = tx - pose.x, ty - pose.y
         bx, by = c * ex + s * ey, -s * ex + c * ey  # position error in the body frame
-        eyaw = _wrap(target_yaw - pose.yaw)
+        eyaw = wrap_angle(target_yaw - pose.yaw)
         ez = tz - pose.z if p.flies else 0.0
         if math.hypot(bx, by) < 0.02 and abs(eyaw) < math.radians(2.0) and abs(ez) < 0.02:
             break

@@ -28,6 +28,7 @@ from r1_core.ros.convert import (
     stamp_to_sec,
     xyz_to_pointcloud,
 )
+from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import SENSOR_QOS
 from stereo_adapter.backends import (
@@ -217,8 +218,6 @@ class StereoNode(Node):
 
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point: ``stereo_node`` (ROS arguments such as ``--ros-args -p backend:=learned``)."""
-    from r1_core.ros.node_main import run_node
-
     return run_node(StereoNode, args)
 
 

@@ -52,7 +52,7 @@ TRAJECTORY_TOPIC = "arm_controller/joint_trajectory"
 class VlaNodeConfig:
     """Parameters of the VLA node."""
 
-    backend: str = param("", "Reasoner: transformers:PATH, openai:URL[#model] or scripted:FILE.json")
+    backend: str = param("", "Reasoner: transformers:PATH, openai:URL[#model] or scripted:FILE (one reply per line)")
     default_task: str = param("affordance", "Task when the instruction has no prefix", choices=TASKS)
     coord_scale: str = param("auto", "How reply coordinates are scaled", choices=SCALES)
     execution: str = param(
