@@ -112,7 +112,8 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_scanner_sees_module_and_function_level_imports(tmp_path: Path) -> None:
     """The checks below are only as good as this scanner: it must see both kinds and skip its own package."""
-    code = "import r1_sim.world\nfrom nav_r1 import x\n\ndef f():\n    from stereo_adapter.node import N\n    import numpy\n"
+    code = ("import r1_sim.world\nfrom nav_r1 import x\n\n"
+            "def f():\n    from stereo_adapter.node import N\n    import numpy\n")
     probe = tmp_path / "probe.py"
     probe.write_text(code)
     found = imports_of(probe, "nav_r1")

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from r1_core import topics
 from r1_core.params import ParamError
 from r1_core.paths import share_dir
 from r1_core.robots import MOBILE_ROBOTS
@@ -165,7 +166,7 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
             {**common, **sections, "realtime_priority": max(prio - 1, 0)},
             role="obstacles",
         ))
-        control.update({"obstacle_source": "pointcloud", "pointcloud_topic": "nav_r1/obstacles",
+        control.update({"obstacle_source": "pointcloud", "pointcloud_topic": topics.OBSTACLES,
                         "pointcloud_frame": "base_link"})
     specs.append(NodeSpec(
         "nav_r1", "control_node", "control_node", tuple(files), control, role="control",

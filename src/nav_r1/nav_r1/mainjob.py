@@ -28,6 +28,7 @@ from nav_r1.graph import build_graph
 from nav_r1.mainjob_report import write_run_report
 from nav_r1.reasoners import split_spec
 from nav_r1.runner import Graph
+from r1_core import topics
 from r1_core.params import ParamError
 from r1_core.robots import MOBILE_ROBOTS
 from r1_core.ros.node_main import use_default_dds_profile
@@ -118,19 +119,19 @@ def prepare_episodes(opts: MainJobOptions, folder: Path) -> tuple[Any, list[Any]
 
 
 RECORDED_TOPICS = (
-    ("odom", "nav_msgs/msg/Odometry"),
-    ("cmd_vel", "geometry_msgs/msg/TwistStamped"),
-    ("nav_r1/plan", "nav_msgs/msg/Path"),
-    ("nav_r1/status", "std_msgs/msg/String"),
-    ("nav_r1/safety", "std_msgs/msg/String"),
-    ("nav_r1/control_stats", "std_msgs/msg/String"),
-    ("nav_r1/instruction", "std_msgs/msg/String"),
-    ("sim/episode", "std_msgs/msg/String"),
+    (topics.ODOM, "nav_msgs/msg/Odometry"),
+    (topics.CMD_VEL, "geometry_msgs/msg/TwistStamped"),
+    (topics.PLAN, "nav_msgs/msg/Path"),
+    (topics.STATUS, "std_msgs/msg/String"),
+    (topics.SAFETY, "std_msgs/msg/String"),
+    (topics.CONTROL_STATS, "std_msgs/msg/String"),
+    (topics.INSTRUCTION, "std_msgs/msg/String"),
+    (topics.SIM_EPISODE, "std_msgs/msg/String"),
 )
 IMAGE_TOPICS = (
-    ("camera/depth/image_raw", "sensor_msgs/msg/Image"),
-    ("camera/depth/camera_info", "sensor_msgs/msg/CameraInfo"),
-    ("camera/color/image_raw", "sensor_msgs/msg/Image"),
+    (topics.DEPTH_IMAGE, "sensor_msgs/msg/Image"),
+    (topics.DEPTH_INFO, "sensor_msgs/msg/CameraInfo"),
+    (topics.COLOR_IMAGE, "sensor_msgs/msg/Image"),
 )
 
 
@@ -255,8 +256,8 @@ class _Monitor:
                 with contextlib.suppress(json.JSONDecodeError):
                     self._stats.append(json.loads(msg.data))
 
-            node.create_subscription(String, "sim/episode", on_episode, RELIABLE_QOS)
-            node.create_subscription(String, "nav_r1/control_stats", on_stats, RELIABLE_QOS)
+            node.create_subscription(String, topics.SIM_EPISODE, on_episode, RELIABLE_QOS)
+            node.create_subscription(String, topics.CONTROL_STATS, on_stats, RELIABLE_QOS)
             executor = SingleThreadedExecutor(context=ctx)
             executor.add_node(node)
             self._ready.set()

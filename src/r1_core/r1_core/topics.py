@@ -52,3 +52,7 @@ ARM_TRAJECTORY: Final = "arm_controller/joint_trajectory"
 # ---- simulation --------------------------------------------------------------------------------
 #: One JSON line per finished episode from the simulator bridge, then ``{"done": true}``.
 SIM_EPISODE: Final = "sim/episode"
+
+# ---- evaluation inputs a bag may carry -----------------------------------------------------------
+GOAL_POSE: Final = "goal_pose"
+REFERENCE_PATH: Final = "nav_r1/reference_path"

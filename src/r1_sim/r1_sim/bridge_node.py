@@ -31,6 +31,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
+from r1_core import topics
 from r1_core.params import ParamError, nested, param, validate_params
 from r1_core.reasoner import Pose2D
 from r1_core.robots import MOBILE_ROBOTS
@@ -43,8 +44,8 @@ from r1_sim.episodes import load_episodes
 from r1_sim.scene import generate_scene, load_scene
 from r1_sim.world import SimConfig, make_simulator
 
-COLOR, DEPTH = "camera/color/image_raw", "camera/depth/image_raw"
-LEFT, RIGHT = "stereo/left/image_rect", "stereo/right/image_rect"
+COLOR, DEPTH = topics.COLOR_IMAGE, topics.DEPTH_IMAGE
+LEFT, RIGHT = topics.STEREO_LEFT_IMAGE, topics.STEREO_RIGHT_IMAGE
 
 
 @dataclass(frozen=True)
@@ -108,22 +109,22 @@ class BridgeNode(Node):
         self.seq = 0
         qos = RELIABLE_QOS
         self.pubs = {
-            "odom": self.create_publisher(Odometry, "odom", qos),
+            topics.ODOM: self.create_publisher(Odometry, topics.ODOM, qos),
             COLOR: self.create_publisher(Image, COLOR, qos),
             DEPTH: self.create_publisher(Image, DEPTH, qos),
-            "color_info": self.create_publisher(CameraInfo, "camera/color/camera_info", qos),
-            "depth_info": self.create_publisher(CameraInfo, "camera/depth/camera_info", qos),
+            "color_info": self.create_publisher(CameraInfo, topics.COLOR_INFO, qos),
+            "depth_info": self.create_publisher(CameraInfo, topics.DEPTH_INFO, qos),
             LEFT: self.create_publisher(Image, LEFT, qos),
             RIGHT: self.create_publisher(Image, RIGHT, qos),
-            "left_info": self.create_publisher(CameraInfo, "stereo/left/camera_info", qos),
-            "right_info": self.create_publisher(CameraInfo, "stereo/right/camera_info", qos),
+            "left_info": self.create_publisher(CameraInfo, topics.STEREO_LEFT_INFO, qos),
+            "right_info": self.create_publisher(CameraInfo, topics.STEREO_RIGHT_INFO, qos),
         }
-        self.clock_pub = self.create_publisher(Clock, "/clock", qos)
-        self.instruction_pub = self.create_publisher(String, "nav_r1/instruction", qos)
-        self.episode_pub = self.create_publisher(String, "sim/episode", qos)
+        self.clock_pub = self.create_publisher(Clock, topics.CLOCK, qos)
+        self.instruction_pub = self.create_publisher(String, topics.INSTRUCTION, qos)
+        self.episode_pub = self.create_publisher(String, topics.SIM_EPISODE, qos)
         cmd_type = TwistStamped if self.cfg.cmd_vel_stamped else Twist
-        self.create_subscription(cmd_type, "cmd_vel", self._on_cmd, qos)
-        self.create_subscription(String, "nav_r1/status", self._on_status, qos)
+        self.create_subscription(cmd_type, topics.CMD_VEL, self._on_cmd, qos)
+        self.create_subscription(String, topics.STATUS, self._on_status, qos)
         self.master = SyncMaster(self, (*self.cfg.sync_participants, *self.cfg.sync_camera_participants),
                                  self.cfg.sync_timeout_s) if self.cfg.sim_sync else None
         self._camera_period = 1.0 / self.cfg.sim.camera_rate_hz
@@ -141,7 +142,7 @@ class BridgeNode(Node):
             self._cmd = (tw.linear.x, tw.linear.y, tw.linear.z, tw.angular.z)
             self._cmd_time = self.t
         if self.master is not None:
-            self.master.received("cmd_vel", stamp)
+            self.master.received(topics.CMD_VEL, stamp)
 
     def _on_status(self, msg: String) -> None:
         try:
@@ -156,7 +157,7 @@ class BridgeNode(Node):
                 if status.get("stop"):
                     self._stop_said = True
         if self.master is not None and "stamp" in status:
-            self.master.received("nav_r1/status", float(status["stamp"]))
+            self.master.received(topics.STATUS, float(status["stamp"]))
 
     # ---- one simulation tick (main thread) ----------------------------------------------
     def _tick(self, published_before: dict[str, float]) -> dict[str, float]:
@@ -174,7 +175,7 @@ class BridgeNode(Node):
         who = set(self.cfg.sync_participants)
         if COLOR in expect:
             who.update(self.cfg.sync_camera_participants)
-        res = self.master.tick(self.seq, self.t, expect, consumes=["cmd_vel", "nav_r1/status"], participants=who)
+        res = self.master.tick(self.seq, self.t, expect, consumes=[topics.CMD_VEL, topics.STATUS], participants=who)
         return res.published
 
     def _publish_sensors(self) -> dict[str, float]:
@@ -188,8 +189,8 @@ class BridgeNode(Node):
         odom.pose.pose.orientation = yaw_to_quaternion(pose.yaw)
         odom.twist.twist.linear.x, odom.twist.twist.linear.y, odom.twist.twist.linear.z = vx, vy, vz
         odom.twist.twist.angular.z = wz
-        self.pubs["odom"].publish(odom)
-        out = {"odom": t}
+        self.pubs[topics.ODOM].publish(odom)
+        out = {topics.ODOM: t}
         if t + 1e-9 >= self._next_camera:
             self._next_camera += self._camera_period
             out.update(self._publish_cameras(t))

@@ -28,6 +28,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
+from r1_core import topics
 from r1_core.params import ParamError, nested, param, validate_params
 from r1_core.reasoner import Frame, Observation
 from r1_core.ros.convert import ConversionError, camera_info_to_matrix, depth_image_to_metres, rgb_from_image
@@ -43,9 +44,9 @@ from vla_r1.prompt import task_for_instruction
 from vla_r1.reasoners import make_reasoner
 from vla_r1.urdf import Urdf
 
-INSTRUCTION_TOPIC = "vla_r1/instruction"
-STATUS_TOPIC = "vla_r1/status"
-TRAJECTORY_TOPIC = "arm_controller/joint_trajectory"
+INSTRUCTION_TOPIC = topics.VLA_INSTRUCTION
+STATUS_TOPIC = topics.VLA_STATUS
+TRAJECTORY_TOPIC = topics.ARM_TRAJECTORY
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,10 @@ class VlaNode(Node):
         io = ReentrantCallbackGroup()
         self.create_subscription(String, INSTRUCTION_TOPIC, self._on_instruction, RELIABLE_QOS, callback_group=io)
         for topic, kind, qos in (
-            ("camera/color/image_raw", Image, SENSOR_QOS),
-            ("camera/depth/image_raw", Image, SENSOR_QOS),
-            ("camera/color/camera_info", CameraInfo, SENSOR_QOS),
-            ("joint_states", JointState, RELIABLE_QOS),
+            (topics.COLOR_IMAGE, Image, SENSOR_QOS),
+            (topics.DEPTH_IMAGE, Image, SENSOR_QOS),
+            (topics.COLOR_INFO, CameraInfo, SENSOR_QOS),
+            (topics.JOINT_STATES, JointState, RELIABLE_QOS),
         ):
             self.create_subscription(kind, topic, lambda m, t=topic: self._store(t, m), qos, callback_group=io)
         self._worker = threading.Thread(target=self._run, name="vla_worker", daemon=True)
@@ -152,11 +153,11 @@ class VlaNode(Node):
         with self._lock:
             latest = dict(self._latest)
         out: dict[str, Any] = {}
-        for topic in ("camera/color/image_raw", "camera/depth/image_raw", "camera/color/camera_info", "joint_states"):
+        for topic in (topics.COLOR_IMAGE, topics.DEPTH_IMAGE, topics.COLOR_INFO, topics.JOINT_STATES):
             if topic not in latest:
                 return {}, f"no message on '{topic}' yet"
             stamp, msg = latest[topic]
-            limit = self.cfg.joint_state_timeout_s if topic == "joint_states" else self.cfg.sensor_timeout_s
+            limit = self.cfg.joint_state_timeout_s if topic == topics.JOINT_STATES else self.cfg.sensor_timeout_s
             if now - stamp > limit:
                 return {}, f"'{topic}' is stale ({now - stamp:.2f} s old, limit {limit} s)"
             out[topic] = msg
@@ -169,14 +170,14 @@ class VlaNode(Node):
         if why:
             return {**status, "reason": why}
         try:
-            rgb = rgb_from_image(msgs["camera/color/image_raw"])
-            depth = depth_image_to_metres(msgs["camera/depth/image_raw"])
-            info = msgs["camera/color/camera_info"]
+            rgb = rgb_from_image(msgs[topics.COLOR_IMAGE])
+            depth = depth_image_to_metres(msgs[topics.DEPTH_IMAGE])
+            info = msgs[topics.COLOR_INFO]
             k = Intrinsics.from_matrix(camera_info_to_matrix(info), info.width, info.height)
             frame = Frame(rgb, depth)
         except (ConversionError, ValueError) as exc:
             return {**status, "reason": f"bad sensor data: {exc}"}
-        js: JointState = msgs["joint_states"]
+        js: JointState = msgs[topics.JOINT_STATES]
         pos = dict(zip(js.name, js.position, strict=False))
         missing = [j for j in self.planner.joint_names if j not in pos]
         if missing:
