@@ -241,8 +241,8 @@ class _Monitor:
         bar = tqdm(total=self.total, desc="episodes", unit="ep", file=sys.stdout, dynamic_ncols=False, ncols=90)
         recorder = None
         try:
-            topics = dict(RECORDED_TOPICS + (IMAGE_TOPICS if self.images else ()))
-            recorder = BagRecorder(node, topics, self.bag)
+            recorded = dict(RECORDED_TOPICS + (IMAGE_TOPICS if self.images else ()))
+            recorder = BagRecorder(node, recorded, self.bag)
 
             def on_episode(msg: String) -> None:
                 data = json.loads(msg.data)

@@ -40,6 +40,7 @@ from r1_core.ros.node_main import make_executor, use_default_dds_profile
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS
 from r1_core.ros.sim_sync import SyncMaster
+from r1_sim.episode_runner import EpisodeRules, EpisodeRun, Pacer
 from r1_sim.episodes import load_episodes
 from r1_sim.scene import generate_scene, load_scene
 from r1_sim.world import SimConfig, make_simulator
@@ -62,7 +63,8 @@ class BridgeConfig:
     rate_factor: float = param(1.0, "Real-time factor when not lock-stepped", min=0.01, max=100.0)
     publish_stereo: bool = param(True, "Publish the rectified stereo pair")
     episode_timeout_s: float = param(150.0, "Simulated time after which an episode ends unfinished [s]", min=1.0)
-    settle_timeout_s: float = param(3.0, "After stop, wait at most this long for the robot to come to rest [s]",
+    settle_timeout_s: float = param(3.0, "After stop, wait at most this long for the robot to come to rest "
+                                    "(every speed under r1_sim.episode_runner.SETTLE_SPEED) [s]",
                                     min=0.0)
     cmd_timeout_s: float = param(0.5, "Base watchdog: no cmd_vel for this long -> zero command [s]", min=0.01)
     cmd_vel_stamped: bool = param(True, "cmd_vel is TwistStamped (Kilted default) rather than Twist")
@@ -127,6 +129,7 @@ class BridgeNode(Node):
         self.create_subscription(String, topics.STATUS, self._on_status, qos)
         self.master = SyncMaster(self, (*self.cfg.sync_participants, *self.cfg.sync_camera_participants),
                                  self.cfg.sync_timeout_s) if self.cfg.sim_sync else None
+        self.rules = EpisodeRules(self.cfg.episode_timeout_s, self.cfg.settle_timeout_s)
         self._camera_period = 1.0 / self.cfg.sim.camera_rate_hz
         self._next_camera = 0.0
         self.get_logger().info(
@@ -240,52 +243,37 @@ class BridgeNode(Node):
         self.sim.reset(start)
         with self._lock:
             self._cmd, self._cmd_time = (0.0, 0.0, 0.0, 0.0), -math.inf
-        t0, wall0 = self.t, time.monotonic()
+        run = EpisodeRun(self.rules, t0=self.t)
+        wall0 = time.monotonic()
+        pacer = Pacer(self.cfg.rate_factor, self.t) if self.master is None else None
         self._next_camera = self.t
         published = self._tick({})  # publish the start state so the reasoner sees the new pose
         if not self._instruct(episode.instruction):
             raise RuntimeError("the reasoning node never acknowledged the instruction (is it running?)")
-        trajectory: list[list[float]] = []
-        stop_at: float | None = None
-        called_stop = False
-        ticks = 0
         misses0 = self.master.deadline_misses if self.master else 0
         while rclpy.ok(context=self.context):
-            if self.master is None:  # free-running: pace against the wall clock
-                lag = (self.t - t0) / self.cfg.rate_factor - (time.monotonic() - wall0)
-                if lag > 0:
-                    time.sleep(lag)
+            if pacer is not None:  # free-running: pace against the wall clock
+                pacer.wait(self.t)
             published = self._tick(published)
-            ticks += 1
-            if ticks % 5 == 0:
-                p = self.sim.pose()
-                trajectory.append([round(self.t - t0, 4), p.x, p.y, p.z, p.yaw])
             with self._lock:
                 stop_said = self._stop_said
-            if stop_said and stop_at is None:
-                stop_at, called_stop = self.t, True
-            if stop_at is not None:
-                speed = max(abs(v) for v in self.sim.twist())
-                if speed < 0.02 or self.t - stop_at > self.cfg.settle_timeout_s:
-                    break
-            if self.t - t0 >= self.cfg.episode_timeout_s:
+            if run.after_tick(self.t, self.sim, stop_said):
                 break
-        p = self.sim.pose()
-        trajectory.append([round(self.t - t0, 4), p.x, p.y, p.z, p.yaw])
+        outcome = run.finish(self.t, self.sim)
         with self._lock:
             status = dict(self._status)
         return {
             "episode_id": episode.episode_id,
             "robot": self.cfg.robot,
             "instruction": episode.instruction,
-            "called_stop": called_stop,
-            "sim_time_s": round(self.t - t0, 4),
+            "called_stop": outcome.called_stop,
+            "sim_time_s": outcome.sim_time_s,
             "wall_time_s": round(time.monotonic() - wall0, 3),
             "collisions": int(self.sim.collisions),
-            "ticks": ticks,
+            "ticks": outcome.ticks,
             "sync_deadline_misses": (self.master.deadline_misses - misses0) if self.master else 0,
             "reasoner_failures": status.get("failures", 0),
-            "trajectory": trajectory,
+            "trajectory": outcome.trajectory,
         }
 
     def run(self) -> None:
@@ -294,12 +282,10 @@ class BridgeNode(Node):
             raise RuntimeError(f"lock-step participants {sorted(self.master.participants)} did not appear")
         if not self.episodes:
             published: dict[str, float] = {}
-            t0, wall0 = self.t, time.monotonic()
+            pacer = Pacer(self.cfg.rate_factor, self.t) if self.master is None else None
             while rclpy.ok(context=self.context):
-                if self.master is None:
-                    lag = (self.t - t0) / self.cfg.rate_factor - (time.monotonic() - wall0)
-                    if lag > 0:
-                        time.sleep(lag)
+                if pacer is not None:
+                    pacer.wait(self.t)
                 published = self._tick(published)
             return
         results = Path(self.cfg.results_file) if self.cfg.results_file else None
