@@ -94,10 +94,19 @@ def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results:
     }
     report = {"run": run, "aggregate": agg, "episodes": rows, "control_loop": loop, "bag": monitor.get("bag", {})}
     (folder / "report.json").write_text(json.dumps(report, indent=2, default=_fmt))
+    (folder / "report.md").write_text(_markdown(report, options, wall_time_s, sim_time))
+    return (f"SR {agg.get('success', float('nan')):.2f}  SPL {agg.get('spl', float('nan')):.3f}  "
+            f"NE {agg.get('ne', float('nan')):.2f} m  nDTW {agg.get('ndtw', float('nan')):.3f}  "
+            f"over {len(episodes)} episodes, real-time factor {run['real_time_factor']}")
+
+
+def _markdown(report: dict[str, Any], options: Any, wall_time_s: float, sim_time: float) -> str:
+    """report.md: the run, the aggregate, one row per episode and the control-loop statistics."""
+    run, agg, rows, loop = report["run"], report["aggregate"], report["episodes"], report["control_loop"]
     lines = [
-        f"# Simulated navigation run: {options.robot}, {len(episodes)} episode(s)",
+        f"# Simulated navigation run: {options.robot}, {run['episodes']} episode(s)",
         "",
-        f"Scene `{scene.name}`, seed {options.seed}, reasoner `{options.reasoner}`, "
+        f"Scene `{run['scene']}`, seed {options.seed}, reasoner `{options.reasoner}`, "
         f"{'lock-step' if options.sync else 'free-running'}; wall {wall_time_s:.1f} s for {sim_time:.1f} s "
         f"simulated (real-time factor {run['real_time_factor']}).",
         "",
@@ -121,10 +130,7 @@ def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results:
         "|---|---|",
         *[f"| {k} | {_fmt(v)} |" for k, v in loop.items()],
         "",
-        f"Bag: `bag/` ({monitor.get('bag', {})}). Metric notes: {run['metric_notes']}",
+        f"Bag: `bag/` ({report['bag']}). Metric notes: {run['metric_notes']}",
         "",
     ]
-    (folder / "report.md").write_text("\n".join(lines))
-    return (f"SR {agg.get('success', float('nan')):.2f}  SPL {agg.get('spl', float('nan')):.3f}  "
-            f"NE {agg.get('ne', float('nan')):.2f} m  nDTW {agg.get('ndtw', float('nan')):.3f}  "
-            f"over {len(episodes)} episodes, real-time factor {run['real_time_factor']}")
+    return "\n".join(lines)
