@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from r1_core import topics
+from r1_core.param_file import node_parameters, read_param_file
 from r1_core.params import ParamError
 from r1_core.paths import share_dir
 from r1_core.robots import MOBILE_ROBOTS
@@ -98,16 +97,7 @@ def _control_sections(files: list[str]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for f in files:
-        try:
-            doc = yaml.safe_load(Path(f).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ParamError(f"parameter file {f}: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise ParamError(f"parameter file {f}: expected a mapping of node names")
-        for key, section in doc.items():
-            if str(key).rstrip("/").split("/")[-1] not in ("control_node", "**") or not isinstance(section, dict):
-                continue
-            params = section.get("ros__parameters") or {}
+        for params in node_parameters(read_param_file(f), "control_node"):
             for name in ("depth", "zones"):
                 if isinstance(params.get(name), dict):
                     out[name] = _merge(out.get(name, {}), params[name])
