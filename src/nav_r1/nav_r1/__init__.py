@@ -1,4 +1,4 @@
-"""Nav-R1 navigation: actions, the reply parser and the Nav-CoT prompt (no torch at import time)."""
+"""Nav-R1 navigation's public names: actions and reply parser (from r1_core.nav), the Nav-CoT prompt."""
 
 from nav_r1.prompt import NavPrompt
 from r1_core.nav.actions import NAV_R1_ACTION_SPACE, UAV_ACTION_SPACE, Action

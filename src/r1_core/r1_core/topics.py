@@ -48,10 +48,15 @@ STEREO_POINTS: Final = "stereo/points"
 VLA_INSTRUCTION: Final = "vla_r1/instruction"
 VLA_STATUS: Final = "vla_r1/status"
 ARM_TRAJECTORY: Final = "arm_controller/joint_trajectory"
+#: The streamed position set-points of joint_command_node (sensor_msgs/JointState).
+JOINT_COMMANDS: Final = "joint_commands"
 
 # ---- simulation --------------------------------------------------------------------------------
 #: One JSON line per finished episode from the simulator bridge, then ``{"done": true}``.
 SIM_EPISODE: Final = "sim/episode"
+#: Lock-step (r1_core.ros.sim_sync): the bridge's tick and the nodes' acknowledgements.
+SIM_TICK: Final = "sim/tick"
+SIM_ACK: Final = "sim/ack"
 
 # ---- evaluation inputs a bag may carry -----------------------------------------------------------
 GOAL_POSE: Final = "goal_pose"

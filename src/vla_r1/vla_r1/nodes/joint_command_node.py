@@ -47,7 +47,7 @@ class JointCommandConfig:
 
     rate_hz: float = param(100.0, "Command rate, the arm controller's update rate [Hz]", min=1.0, max=1000.0)
     joint_names: tuple[str, ...] = param((*ARM_JOINTS, GRIPPER_JOINT), "Joints commanded, in output order")
-    command_topic: str = param("joint_commands", "Output topic (sensor_msgs/JointState set-points)")
+    command_topic: str = param(topics.JOINT_COMMANDS, "Output topic (sensor_msgs/JointState set-points)")
     lock_topics: tuple[str, ...] = param((topics.E_STOP,), "std_msgs/Bool locks that hold the arm while engaged")
     # Per lock; 0 disables the timeout (engaged only by an explicit true).
     lock_timeouts: tuple[float, ...] = param((0.0,), "Silence after which a lock engages [s] (0: never)", min=0.0)
