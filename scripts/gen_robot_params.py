@@ -14,6 +14,7 @@ import yaml
 
 from nav_r1.control.config import ControlConfig
 from r1_core.params import replace, to_flat
+from r1_core.robots import MOBILE_ROBOTS
 from r1_sim.robots import load_robot_body
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "nav_r1" / "config"
@@ -39,7 +40,7 @@ def camera_pose(robot: str) -> tuple[float, ...]:
 
 
 def main() -> None:
-    for robot in ("dog", "uav", "wheeled"):
+    for robot in MOBILE_ROBOTS:
         ctl = ControlConfig.for_profile(robot)
         ctl = replace(ctl, **{"depth.base_T_camera": list(camera_pose(robot)), "timeouts.plan_s": 1.5})
         doc = {

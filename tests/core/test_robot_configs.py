@@ -9,10 +9,11 @@ import pytest
 import yaml
 
 from nav_r1.control.config import ControlConfig
-from nav_r1.graph import ROBOTS, robot_params_file
+from nav_r1.graph import robot_params_file
 from nav_r1.nodes.reasoning_node import NodeConfig
 from nav_r1.reasoning import ReasoningConfig
 from r1_core.params import flatten, from_mapping
+from r1_core.robots import MOBILE_ROBOTS as ROBOTS
 from r1_sim.robots import load_robot_body, robot_profile
 
 

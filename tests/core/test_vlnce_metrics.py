@@ -8,7 +8,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from nav_r1.vlnce_metrics import (
+from r1_core.nav.vlnce_metrics import (
     PathsError,
     aggregate_vlnce,
     drop_repeats,

@@ -84,7 +84,7 @@ def test_control_rate_sampling_does_not_drag_ndtw_down(tmp_path) -> None:
 
 
 def test_habitat_ground_truth_is_the_reference_as_is(tmp_path) -> None:
-    from nav_r1.vlnce_metrics import vlnce_episode_metrics
+    from r1_core.nav.vlnce_metrics import vlnce_episode_metrics
 
     # VLN-CE's ground truth repeats a location for each turn; |R| counts them, so it must not be resampled.
     locs = [[0, 3, 0], [0, 3, 0], [1, 3, 0], [2, 3, 0], [2, 3, 0], [3, 3, 0], [4, 3, 0]]

@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 
-from nav_r1.metrics import evaluate_episode
-from nav_r1.vlnce_metrics import vlnce_episode_metrics
+from r1_core.nav.metrics import evaluate_episode
+from r1_core.nav.vlnce_metrics import vlnce_episode_metrics
 from r1_sim.navmap import NavMap
 from r1_sim.report import top_down_plot, write_report
 from r1_sim.scene import load_scene

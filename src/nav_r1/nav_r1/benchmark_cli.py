@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nav_r1.vlnce_metrics import (
+from r1_core.nav.vlnce_metrics import (
     METRIC_NAMES,
     VLNCE_SUCCESS_DISTANCE,
     Distance3D,
@@ -31,6 +31,7 @@ from nav_r1.vlnce_metrics import (
 )
 from r1_sim.benchmark_episodes import BenchmarkEpisodes, format_summary, load_benchmark_episodes, summarize
 from r1_sim.episodes import EpisodeError
+from r1_sim.habitat_backend import navmesh_geodesic
 
 DTW_NOTE = ("exact DTW with Euclidean point cost; VLN-CE's default is fastdtw (radius 1), an approximation "
             "never below the exact value, so VLN-CE's nDTW can be lower for the same path")
@@ -56,8 +57,6 @@ def episodes_main(argv: Sequence[str]) -> int:
 
 def navmesh_distance(navmesh: Path) -> Distance3D:
     """Geodesic distance on a habitat navigation mesh (needs habitat-sim)."""
-    from r1_sim.habitat_backend import navmesh_geodesic
-
     return navmesh_geodesic(str(navmesh))
 
 

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from r1_core import topics
+from r1_core.param_file import node_parameters, read_param_file
 from r1_core.params import ParamError
 from r1_core.paths import share_dir
-
-ROBOTS = ("dog", "uav", "wheeled")
+from r1_core.robots import MOBILE_ROBOTS
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class LaunchArgument:
 
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
-    LaunchArgument("robot", "dog", "Robot profile: limits, collision zones, action space", ROBOTS),
+    LaunchArgument("robot", "dog", "Robot profile: limits, collision zones, action space", MOBILE_ROBOTS),
     LaunchArgument("use_sim", "false", "Start the embedded simulator bridge and use its /clock", ("true", "false")),
     LaunchArgument("sim_backend", "mujoco", "Simulator backend when use_sim is true", ("mujoco", "habitat")),
     LaunchArgument("habitat_scene", "", "Habitat scene file (.glb) when sim_backend is habitat "
@@ -100,16 +99,7 @@ def _control_sections(files: list[str]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for f in files:
-        try:
-            doc = yaml.safe_load(Path(f).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ParamError(f"parameter file {f}: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise ParamError(f"parameter file {f}: expected a mapping of node names")
-        for key, section in doc.items():
-            if str(key).rstrip("/").split("/")[-1] not in ("control_node", "**") or not isinstance(section, dict):
-                continue
-            params = section.get("ros__parameters") or {}
+        for params in node_parameters(read_param_file(f), "control_node"):
             for name in ("depth", "zones"):
                 if isinstance(params.get(name), dict):
                     out[name] = _merge(out.get(name, {}), params[name])
@@ -169,7 +159,7 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
             {**common, **sections, "realtime_priority": max(prio - 1, 0)},
             role="obstacles",
         ))
-        control.update({"obstacle_source": "pointcloud", "pointcloud_topic": "nav_r1/obstacles",
+        control.update({"obstacle_source": "pointcloud", "pointcloud_topic": topics.OBSTACLES,
                         "pointcloud_frame": "base_link"})
     specs.append(NodeSpec(
         "nav_r1", "control_node", "control_node", tuple(files), control, role="control",

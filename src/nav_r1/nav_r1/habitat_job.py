@@ -14,6 +14,7 @@ from typing import Any
 
 from nav_r1.reasoners import split_spec
 from r1_sim.episodes import EpisodeError, episode_from_dict, save_episodes
+from r1_sim.habitat_backend import import_habitat
 from r1_sim.robots import load_robot_body
 from r1_sim.vlnce import is_vlnce_data, load_vlnce_episodes, read_json
 
@@ -39,8 +40,6 @@ def check_habitat_args(robot: str, scene: str, episodes_file: Path | None, reaso
 
 def require_habitat() -> None:
     """Fail before any node starts when habitat-sim is not installed (the install hint is the message)."""
-    from r1_sim.habitat_backend import import_habitat  # imports MuJoCo's world module: only for habitat runs
-
     try:
         import_habitat()
     except ImportError as exc:

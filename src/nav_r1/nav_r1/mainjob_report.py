@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from nav_r1.metrics import EpisodeMetrics, aggregate, evaluate_episode
-from nav_r1.vlnce_metrics import (
+from r1_core.nav.metrics import EpisodeMetrics, aggregate, evaluate_episode
+from r1_core.nav.vlnce_metrics import (
     METRIC_NAMES,
     VLNCE_SUCCESS_DISTANCE,
     Distance3D,
@@ -20,6 +20,11 @@ from nav_r1.vlnce_metrics import (
     euclidean3,
     vlnce_episode_metrics,
 )
+from r1_sim.benchmark_episodes import resample
+from r1_sim.habitat_backend import navmesh_geodesic
+from r1_sim.habitat_frame import world_to_habitat_points
+from r1_sim.navmap import NavMap
+from r1_sim.report import top_down_plot
 
 #: Why the privileged expert's numbers are not a model's.
 EXPERT_LABEL = "privileged expert: plans on the true map of the scene (an upper bound, not a model result)"
@@ -45,8 +50,6 @@ def vlnce_standard_metrics(episode: Any, result: dict[str, Any], distance: Dista
     that is already VLN-CE's ground-truth locations (one per action) is used as it is
     (``resample_reference=False``).
     """
-    from r1_sim.benchmark_episodes import resample
-
     traj = np.asarray(result["trajectory"], dtype=np.float64)  # rows: t, x, y, z, yaw
     lift = np.array([0.0, 0.0, base_height])
     positions = traj[:, 1:4] - lift
@@ -117,9 +120,6 @@ def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results:
     if habitat:
         return write_habitat_report(folder, episodes, results, monitor, wall_time_s=wall_time_s, options=options,
                                     habitat=habitat)
-    from r1_sim.navmap import NavMap
-    from r1_sim.report import top_down_plot
-
     by_id = {r["episode_id"]: r for r in results}
     navmap = NavMap(scene)
 
@@ -170,10 +170,24 @@ def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results:
     report = {"run": run, "aggregate": agg, "vlnce_standard": vlnce, "episodes": rows, "control_loop": loop,
               "bag": monitor.get("bag", {})}
     (folder / "report.json").write_text(json.dumps(report, indent=2, default=_fmt))
+    (folder / "report.md").write_text(_markdown(report, standard, options, wall_time_s, sim_time))
+    std = aggregate_vlnce(standard)
+    return (f"[{options.reasoner}] radius {radius_text} m: SR {agg.get('success', float('nan')):.2f}  "
+            f"SPL {agg.get('spl', float('nan')):.3f}  "
+            f"NE {agg.get('ne', float('nan')):.2f} m  nDTW {agg.get('ndtw', float('nan')):.3f}  "
+            f"| VLN-CE 3 m: SR {std.get('success', float('nan')):.2f}  SPL {std.get('spl', float('nan')):.3f}  "
+            f"over {len(episodes)} episodes, real-time factor {run['real_time_factor']}")
+
+
+def _markdown(report: dict[str, Any], standard: Sequence[VlnceMetrics], options: Any, wall_time_s: float,
+              sim_time: float) -> str:
+    """report.md: the run, both aggregates, one row per episode and the control-loop statistics."""
+    run, agg, rows, loop = report["run"], report["aggregate"], report["episodes"], report["control_loop"]
+    radius_text = ", ".join(f"{r:g}" for r in run["success_radius_m"])
     lines = [
-        f"# Simulated navigation run: {options.robot}, {len(episodes)} episode(s)",
+        f"# Simulated navigation run: {options.robot}, {run['episodes']} episode(s)",
         "",
-        f"Scene `{scene.name}`, seed {options.seed}, {'lock-step' if options.sync else 'free-running'}; "
+        f"Scene `{run['scene']}`, seed {options.seed}, {'lock-step' if options.sync else 'free-running'}; "
         f"wall {wall_time_s:.1f} s for {sim_time:.1f} s simulated (real-time factor {run['real_time_factor']}).",
         "",
         f"Reasoner: **{run['reasoner_label']}**.",
@@ -202,16 +216,10 @@ def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results:
         "|---|---|",
         *[f"| {k} | {_fmt(v)} |" for k, v in loop.items()],
         "",
-        f"Bag: `bag/` ({monitor.get('bag', {})}). Metric notes: {run['metric_notes']}",
+        f"Bag: `bag/` ({report['bag']}). Metric notes: {run['metric_notes']}",
         "",
     ]
-    (folder / "report.md").write_text("\n".join(lines))
-    std = aggregate_vlnce(standard)
-    return (f"[{options.reasoner}] radius {radius_text} m: SR {agg.get('success', float('nan')):.2f}  "
-            f"SPL {agg.get('spl', float('nan')):.3f}  "
-            f"NE {agg.get('ne', float('nan')):.2f} m  nDTW {agg.get('ndtw', float('nan')):.3f}  "
-            f"| VLN-CE 3 m: SR {std.get('success', float('nan')):.2f}  SPL {std.get('spl', float('nan')):.3f}  "
-            f"over {len(episodes)} episodes, real-time factor {run['real_time_factor']}")
+    return "\n".join(lines)
 
 
 def write_habitat_report(folder: Path, episodes: Sequence[Any], results: Sequence[dict[str, Any]],
@@ -226,9 +234,6 @@ def write_habitat_report(folder: Path, episodes: Sequence[Any], results: Sequenc
     navmesh = Path(str(habitat["scene"])).with_suffix(".navmesh")
     if navmesh.is_file():
         try:
-            from r1_sim.habitat_backend import navmesh_geodesic
-            from r1_sim.habitat_frame import world_to_habitat_points
-
             geo = navmesh_geodesic(str(navmesh))
 
             def on_mesh(a: Any, b: Any) -> float:

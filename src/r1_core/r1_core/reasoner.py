@@ -169,7 +169,10 @@ class PromptedReasoner:
         return self._backend.generate(messages)
 
     def reset(self) -> None:
-        """Prompted reasoners keep no episode state beyond the observation's history."""
+        """Prompts keep no episode state beyond the observation's history; a backend with ``reset`` is reset."""
+        reset = getattr(self._backend, "reset", None)
+        if callable(reset):
+            reset()
 
     def health(self) -> str | None:
         """None when the backend can answer, else why not (remote backends probe their server)."""

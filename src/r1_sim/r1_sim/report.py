@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from nav_r1.metrics import EpisodeMetrics, aggregate
-from nav_r1.vlnce_metrics import METRIC_NAMES, VLNCE_SUCCESS_DISTANCE, VlnceMetrics, aggregate_vlnce
+from r1_core.nav.metrics import EpisodeMetrics, aggregate
+from r1_core.nav.vlnce_metrics import METRIC_NAMES, VLNCE_SUCCESS_DISTANCE, VlnceMetrics, aggregate_vlnce
 from r1_sim.navmap import NavMap
 from r1_sim.scene import Scene
 
@@ -101,7 +101,7 @@ def write_report(
     """Write ``report.json`` (aggregate, per-episode metrics, ``extra``) and a readable ``report.md``.
 
     The report names the ``reasoner`` and the ``success_radius`` the metrics used; ``vlnce`` (the
-    same episodes under VLN-CE's 3 m rules, :func:`nav_r1.vlnce_metrics.vlnce_episode_metrics`)
+    same episodes under VLN-CE's 3 m rules, :func:`r1_core.nav.vlnce_metrics.vlnce_episode_metrics`)
     adds the VLN-CE-standard figures.  Plots named ``<episode_id>.png`` in ``run_dir`` (or its
     ``plots/``) are linked from the table.
     """

@@ -13,7 +13,7 @@ from typing import Any
 
 from nav_r1.bag.reader import BagError, BagMessage, BagSource
 from nav_r1.control.types import Odometry, Plan, Twist
-from r1_core import Pose2D
+from r1_core import Pose2D, topics
 from r1_core.ros.convert import quaternion_to_yaw
 
 
@@ -21,20 +21,20 @@ from r1_core.ros.convert import quaternion_to_yaw
 class TopicNames:
     """Where the evaluation finds each stream in the bag (GRAPH.md defaults)."""
 
-    odom: str = "odom"
-    plan: str = "nav_r1/plan"
-    status: str = "nav_r1/status"
-    cmd_vel: str = "cmd_vel"
-    safety: str = "nav_r1/safety"
-    control_stats: str = "nav_r1/control_stats"
-    control_state: str = "nav_r1/control_state"
-    depth: str = "camera/depth/image_raw"
-    depth_info: str = "camera/depth/camera_info"
-    joy: str = "joy_vel"
-    key: str = "key_vel"
-    e_stop: str = "e_stop"
-    goal: str = "goal_pose"
-    reference: str = "nav_r1/reference_path"
+    odom: str = topics.ODOM
+    plan: str = topics.PLAN
+    status: str = topics.STATUS
+    cmd_vel: str = topics.CMD_VEL
+    safety: str = topics.SAFETY
+    control_stats: str = topics.CONTROL_STATS
+    control_state: str = topics.CONTROL_STATE
+    depth: str = topics.DEPTH_IMAGE
+    depth_info: str = topics.DEPTH_INFO
+    joy: str = topics.JOY_VEL
+    key: str = topics.KEY_VEL
+    e_stop: str = topics.E_STOP
+    goal: str = topics.GOAL_POSE
+    reference: str = topics.REFERENCE_PATH
 
 
 def stamp_s(stamp: Any) -> float:

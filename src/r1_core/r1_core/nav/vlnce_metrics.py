@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from nav_r1.metrics import dtw, path_length, spl
+from r1_core.nav.metrics import dtw, path_length, spl
 
 #: VLN-CE's success distance and nDTW threshold (``SUCCESS_DISTANCE: 3.0``) [m].
 VLNCE_SUCCESS_DISTANCE = 3.0
