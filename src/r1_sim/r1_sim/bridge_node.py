@@ -25,7 +25,6 @@ from typing import Any
 import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
@@ -34,7 +33,7 @@ from std_msgs.msg import String
 from r1_core.params import nested, param, validate_params
 from r1_core.reasoner import Pose2D
 from r1_core.ros.convert import make_camera_info, numpy_to_image, sec_to_stamp, stamp_to_sec, yaw_to_quaternion
-from r1_core.ros.node_main import make_executor, use_default_dds_profile
+from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS
 from r1_core.ros.sim_sync import SyncMaster
@@ -325,39 +324,7 @@ class BridgeNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console script ``sim_bridge``: the executor spins in a thread, the episode loop in main."""
-    import sys
-
-    from r1_core.params import ParamError
-
-    use_default_dds_profile()
-    rclpy.init(args=args if args is not None else sys.argv)
-    executor: Any = None
-    node: BridgeNode | None = None
-    code = 0
-    try:
-        node = BridgeNode()
-        executor = make_executor(node)
-        executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
-        spinner.start()
-        node.run()
-    except ParamError as exc:
-        print(f"[error] invalid parameters: {exc}", file=sys.stderr, flush=True)
-        code = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (RuntimeError, ValueError, OSError) as exc:
-        print(f"[error] sim_bridge: {exc}", file=sys.stderr, flush=True)
-        code = 1
-    finally:
-        if executor is not None:
-            executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return code
+    return run_node(BridgeNode, args, main_loop=BridgeNode.run, fatal=(RuntimeError, ValueError, OSError))
 
 
 if __name__ == "__main__":
