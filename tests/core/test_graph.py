@@ -144,15 +144,17 @@ def test_parse_arguments_fills_defaults() -> None:
 
 def test_obstacle_process_gets_the_control_nodes_depth_and_zones(tmp_path) -> None:
     """One place to edit: the obstacle node is handed the control node's settings, overrides included."""
-    robot = yaml.safe_load(Path(robot_params_file("dog")).read_text())["control_node"]["ros__parameters"]
+    robot = yaml.safe_load(Path(robot_params_file("dog")).read_text())["/**/control_node"]["ros__parameters"]
     extra = tmp_path / "mine.yaml"
     extra.write_text(yaml.safe_dump({
         "/robot1/control_node": {"ros__parameters": {"depth": {"stride": 2}, "realtime_priority": 50}},
+        "/robot2/control_node": {"ros__parameters": {"depth": {"stride": 7}}},  # another robot's: ignored
         "reasoning_node": {"ros__parameters": {"depth": {"stride": 9}}},  # another node's: ignored
     }))
     inline = build_graph({"robot": "dog"})
     assert [s.name for s in inline] == ["reasoning_node", "control_node", "stereo_node"]
-    specs = {s.name: s for s in build_graph({"robot": "dog", "obstacles": "process", "params_file": str(extra)})}
+    specs = {s.name: s for s in build_graph({"robot": "dog", "obstacles": "process", "params_file": str(extra),
+                                             "namespace": "robot1"})}
     obst, ctl = specs["obstacle_node"], specs["control_node"]
     assert obst.parameters["depth"] == {**robot["depth"], "stride": 2}
     assert obst.parameters["zones"] == robot["zones"]

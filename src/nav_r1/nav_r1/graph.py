@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from r1_core.params import ParamError
+from r1_core.params import ParamError, section_applies
 from r1_core.paths import share_dir
 
 ROBOTS = ("dog", "uav", "wheeled")
@@ -91,10 +91,10 @@ def robot_params_file(robot: str) -> str:
     return str(path)
 
 
-def _control_sections(files: list[str]) -> dict[str, Any]:
+def _control_sections(files: list[str], namespace: str) -> dict[str, Any]:
     """The control node's ``depth``, ``zones`` and ``realtime_priority`` as the files set them (later wins).
 
-    Sections for ``control_node`` (any namespace) and ``/**`` count, as ROS would apply them.
+    The sections that apply to ``<namespace>/control_node`` count, as rcl would apply them.
     """
     out: dict[str, Any] = {}
     for f in files:
@@ -105,7 +105,7 @@ def _control_sections(files: list[str]) -> dict[str, Any]:
         if not isinstance(doc, dict):
             raise ParamError(f"parameter file {f}: expected a mapping of node names")
         for key, section in doc.items():
-            if str(key).rstrip("/").split("/")[-1] not in ("control_node", "**") or not isinstance(section, dict):
+            if not isinstance(section, dict) or not section_applies(str(key), "control_node", namespace):
                 continue
             params = section.get("ros__parameters") or {}
             for name in ("depth", "zones"):
@@ -159,7 +159,7 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
     control: dict[str, Any] = {**common, "sim_sync": sync, "reliable_sensors": sync}
     if separate:
         # The obstacle node gets the control node's own depth and zone settings, so they stay in one place.
-        sections = _control_sections(files)
+        sections = _control_sections(files, a["namespace"])
         prio = int(sections.pop("realtime_priority", 0) or 0)
         specs.append(NodeSpec(
             "nav_r1", "obstacle_node", "obstacle_node", (),
