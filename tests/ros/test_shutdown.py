@@ -1,6 +1,6 @@
 """Every node process ends with exit 0, no traceback, for SIGINT, SIGTERM and a second SIGINT during cleanup.
 
-The nodes are started as ``nav_r1.runner`` starts them (``python -c <entry point> --ros-args ...``,
+The nodes are started as ``r1_core.runner`` starts them (``python -c <entry point> --ros-args ...``,
 each in its own session, so a signal to its process group reaches only it), on the test's private
 ROS_DOMAIN_ID. ``ros2 launch`` run without a terminal forwards SIGINT to every node, so a group
 Ctrl-C reaches each node twice: the second arrives while the node is cleaning up.
@@ -22,9 +22,9 @@ from geometry_msgs.msg import TwistStamped
 from helpers import wait_for
 from rclpy.executors import SingleThreadedExecutor
 
-from nav_r1.graph import NodeSpec
-from nav_r1.runner import command
+from r1_core.graph import NodeSpec
 from r1_core.ros.convert import sec_to_stamp
+from r1_core.runner import command
 
 pytestmark = pytest.mark.ros
 

@@ -18,15 +18,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nav_r1.graph import LAUNCH_ARGUMENTS, build_graph, parse_arguments
+from r1_core.graph import add_options
 from r1_core.params import ParamError
+from r1_core.runner import Graph, up
 
 
 def _up(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="nav-r1 up", description="Start the node graph (same as robot.launch.py).")
-    for a in LAUNCH_ARGUMENTS:
-        parser.add_argument(f"--{a.name}", default=a.default, choices=a.choices, help=a.description)
+    add_options(parser, LAUNCH_ARGUMENTS)
     parser.add_argument("--run-dir", type=Path, default=Path("runs") / time.strftime("up-%Y%m%d-%H%M%S"),
-                        help="Where node logs and parameter files go")
+                        help="Where the nodes' parameter files go")
     ns = parser.parse_args(argv)
     values = {a.name: getattr(ns, a.name) for a in LAUNCH_ARGUMENTS}
     try:
@@ -34,22 +35,9 @@ def _up(argv: Sequence[str]) -> int:
     except ParamError as exc:
         print(f"nav-r1 up: {exc}", file=sys.stderr)
         return 2
-    from nav_r1.runner import Graph
-
     graph = Graph(specs, namespace=values["namespace"], log_level=values["log_level"], run_dir=ns.run_dir,
                   log_to_files=False)
-    graph.start()
-    print(f"nav-r1 up: started {', '.join(s.name for s in specs)} (Ctrl-C stops)", flush=True)
-    try:
-        while not graph.dead():
-            time.sleep(0.5)
-        for name, rc in graph.dead():
-            print(f"nav-r1 up: node '{name}' exited with code {rc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        graph.stop()
+    return up(graph, "nav-r1 up")
 
 
 def parameter_sections() -> list[tuple[str, type]]:

@@ -131,7 +131,7 @@ IMAGE_TOPICS = (
 def run_main_job(opts: MainJobOptions) -> int:
     """Run the whole job; returns 0 when every episode ran (whatever their success)."""
     from nav_r1.cli import private_domain_env
-    from nav_r1.runner import Graph
+    from r1_core.runner import Graph
 
     tmp = opts.out.with_name(opts.out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,26 +1,29 @@
 """Start the node graph as separate processes without ``ros2 launch`` (not installable as wheels).
 
-Each :class:`~nav_r1.graph.NodeSpec` becomes ``python -c <entry point> --ros-args ...`` with the
+Each :class:`~r1_core.graph.NodeSpec` becomes ``python -c <entry point> --ros-args ...`` with the
 same node name, namespace, parameter files, inline parameters (written to a YAML file, as
-launch_ros does) and remappings that ``robot.launch.py`` gives ``launch_ros.actions.Node``.
+launch_ros does) and remappings that the launch files (``r1_core.ros.launch_nodes``) give ``launch_ros.actions.Node``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import yaml
 
-from nav_r1.graph import NodeSpec
+from r1_core.graph import EXIT_TAIL_LINES, NodeSpec, exit_reason
 
 
 def entry_point(package: str, executable: str) -> str:
@@ -70,24 +73,42 @@ def command(spec: NodeSpec, namespace: str, log_level: str, params_dir: Path) ->
 
 @dataclass
 class Process:
-    """One started node."""
+    """One started node, with the last lines it printed (for the message when it exits)."""
 
     spec: NodeSpec
     popen: subprocess.Popen[bytes]
     log: Path | None
+    last_lines: deque[str] = field(default_factory=lambda: deque(maxlen=EXIT_TAIL_LINES * 4))
+    relay: threading.Thread | None = None
+
+
+def _relay(proc: Process, out: IO[str]) -> None:
+    """Copy a node's output to ``out`` line by line, prefixed with its name (as ros2 launch does)."""
+    assert proc.popen.stdout is not None
+    for raw in iter(proc.popen.stdout.readline, b""):
+        line = raw.decode(errors="replace").rstrip("\n")
+        proc.last_lines.append(line)
+        with contextlib.suppress(OSError, ValueError):  # our own output closed: keep draining the pipe
+            print(f"[{proc.spec.name}] {line}", file=out, flush=True)
 
 
 class Graph:
-    """The running graph: start, watch, and stop (SIGINT, then SIGTERM, then SIGKILL)."""
+    """The running graph: start, watch, and stop (SIGINT, then SIGTERM, then SIGKILL).
+
+    With ``log_to_files`` each node writes ``<run_dir>/logs/<name>.log``; otherwise its output is
+    relayed to ``out`` (the terminal) by a thread per node, which also keeps its last lines.
+    """
 
     def __init__(self, specs: Sequence[NodeSpec], *, namespace: str = "", log_level: str = "info",
-                 run_dir: Path, env: Mapping[str, str] | None = None, log_to_files: bool = True) -> None:
+                 run_dir: Path, env: Mapping[str, str] | None = None, log_to_files: bool = True,
+                 out: IO[str] | None = None) -> None:
         self.specs = list(specs)
         self.namespace = namespace
         self.log_level = log_level
         self.run_dir = run_dir
         self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         self.log_to_files = log_to_files
+        self.out = out if out is not None else sys.stdout
         self.processes: list[Process] = []
         self._files: list[IO[bytes]] = []
 
@@ -99,15 +120,20 @@ class Graph:
         for spec in self.specs:
             cmd = command(spec, self.namespace, self.log_level, self.run_dir / "params")
             log: Path | None = None
-            out: Any = None
+            out: Any = subprocess.PIPE
             if self.log_to_files:
                 log = logs / f"{spec.name}.log"
                 fh = log.open("wb")
                 self._files.append(fh)
                 out = fh
-            popen = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None,
+            popen = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-            self.processes.append(Process(spec, popen, log))
+            proc = Process(spec, popen, log)
+            if not self.log_to_files:
+                proc.relay = threading.Thread(target=_relay, args=(proc, self.out), name=f"relay-{spec.name}",
+                                              daemon=True)
+                proc.relay.start()
+            self.processes.append(proc)
 
     def dead(self) -> list[tuple[str, int]]:
         """Nodes that have exited, with their exit codes."""
@@ -137,17 +163,32 @@ class Graph:
                 except subprocess.TimeoutExpired:
                     p.popen.kill()
                     codes[p.spec.name] = p.popen.wait()
+        for p in self.processes:
+            if p.relay is not None:
+                p.relay.join(timeout=2.0)
         for fh in self._files:
             fh.close()
         self._files.clear()
         return codes
 
     def tail(self, name: str, lines: int = 20) -> str:
-        """The last lines of a node's log, for error messages."""
+        """The last lines of a node's output, for error messages."""
         p = self.process(name)
-        if p.log is None or not p.log.is_file():
+        if p.log is None:
+            if p.relay is not None:
+                p.relay.join(timeout=1.0)  # the node has exited: its last lines are on their way
+            return "\n".join(list(p.last_lines)[-lines:])
+        if not p.log.is_file():
             return ""
         return "\n".join(p.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_for_exit(self, poll_s: float = 0.2) -> tuple[str, int]:
+        """Block until the first node exits; its name and exit code."""
+        while True:
+            dead = self.dead()
+            if dead:
+                return dead[0]
+            time.sleep(poll_s)
 
     def __enter__(self) -> Graph:
         self.start()
@@ -155,3 +196,28 @@ class Graph:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def up(graph: Graph, prog: str, err: IO[str] | None = None) -> int:
+    """Run a graph until Ctrl-C or until one node exits; then stop the rest and say why.
+
+    As ``ros2 launch`` does with our launch files (``OnProcessExit`` -> ``Shutdown``): one node
+    exiting ends the graph, with the node's name, exit code and last lines on screen. Returns 0
+    after Ctrl-C or when the node that ended the graph exited cleanly, 1 otherwise.
+    """
+    err = err if err is not None else sys.stderr
+    graph.start()
+    print(f"{prog}: started {', '.join(s.name for s in graph.specs)} (Ctrl-C stops)", file=err, flush=True)
+    codes: dict[str, int] = {}
+    try:
+        name, code = graph.wait_for_exit()
+    except KeyboardInterrupt:
+        return 0
+    finally:  # also on SystemExit (the CLI turns SIGTERM into one): nothing is orphaned
+        codes = graph.stop()
+    print(f"{prog}: {exit_reason(name, code, graph.tail(name, EXIT_TAIL_LINES * 4).splitlines())}",
+          file=err, flush=True)
+    others = ", ".join(f"{n} (exit {c})" for n, c in codes.items() if n != name)
+    if others:
+        print(f"{prog}: stopped {others}", file=err, flush=True)
+    return 0 if code == 0 else 1
