@@ -50,7 +50,9 @@ def make_reasoner(config: ReasoningConfig) -> Reasoner:
     prompt = NavPrompt(action_space=space, max_history=config.history_size)
     from r1_core.backends import make_backend
 
-    return PromptedReasoner(make_backend(f"{kind}:{rest}"), prompt)
+    # The deadline is the node's to set: a reply later than that is stale for a moving robot.
+    overrides = {"request_timeout_s": config.request_timeout_s} if kind == "openai" else {}
+    return PromptedReasoner(make_backend(f"{kind}:{rest}", **overrides), prompt)
 
 
 class EpisodeExpert:

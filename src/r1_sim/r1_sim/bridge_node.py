@@ -32,6 +32,7 @@ from std_msgs.msg import String
 
 from r1_core.params import nested, param, validate_params
 from r1_core.reasoner import Pose2D
+from r1_core.reasoning_status import ReasoningState, ReasoningStatus, StatusError
 from r1_core.ros.convert import make_camera_info, numpy_to_image, sec_to_stamp, stamp_to_sec, yaw_to_quaternion
 from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
@@ -99,7 +100,7 @@ class BridgeNode(Node):
         self._lock = threading.Lock()
         self._cmd = (0.0, 0.0, 0.0, 0.0)
         self._cmd_time = -math.inf
-        self._status: dict[str, Any] = {}
+        self._status: ReasoningStatus | None = None
         self._instructed = threading.Event()
         self._stop_said = False
         self._instruction = ""
@@ -144,18 +145,19 @@ class BridgeNode(Node):
 
     def _on_status(self, msg: String) -> None:
         try:
-            status = json.loads(msg.data)
-        except json.JSONDecodeError:
+            status = ReasoningStatus.from_json(msg.data)
+        except StatusError as exc:
+            self.get_logger().error(f"ignored a reasoning status: {exc}", throttle_duration_sec=5.0)
             return
         with self._lock:
             self._status = status
-            if status.get("instruction") == self._instruction:
-                if status.get("state") == "instructed":
+            if status.instruction == self._instruction:
+                if status.state is ReasoningState.INSTRUCTED:
                     self._instructed.set()
-                if status.get("stop"):
+                if status.stop:
                     self._stop_said = True
-        if self.master is not None and "stamp" in status:
-            self.master.received("nav_r1/status", float(status["stamp"]))
+        if self.master is not None:
+            self.master.received("nav_r1/status", status.stamp)
 
     # ---- one simulation tick (main thread) ----------------------------------------------
     def _tick(self, published_before: dict[str, float]) -> dict[str, float]:
@@ -271,7 +273,7 @@ class BridgeNode(Node):
         p = self.sim.pose()
         trajectory.append([round(self.t - t0, 4), p.x, p.y, p.z, p.yaw])
         with self._lock:
-            status = dict(self._status)
+            failures = self._status.failures if self._status is not None else 0
         return {
             "episode_id": episode.episode_id,
             "robot": self.cfg.robot,
@@ -282,7 +284,7 @@ class BridgeNode(Node):
             "collisions": int(self.sim.collisions),
             "ticks": ticks,
             "sync_deadline_misses": (self.master.deadline_misses - misses0) if self.master else 0,
-            "reasoner_failures": status.get("failures", 0),
+            "reasoner_failures": failures,
             "trajectory": trajectory,
         }
 

@@ -1,14 +1,18 @@
 """The slow reasoning node: camera + odometry + instruction in, plan + status out.
 
-Threads: the executor threads run the subscriptions and timers and own the
-:class:`~nav_r1.reasoning.ReasoningCore` (guarded by ``_lock``); one worker thread runs the model
-(``infer`` may take seconds) and hands its reply back under the same lock. No callback ever
-waits for the model, so a new instruction is taken at once and supersedes the reply in flight.
+Threads: the executor thread runs the subscriptions and timers; one worker thread runs the model
+(``infer`` may take seconds), the health probes and ``reset()``, one job at a time, so ``reset()``
+for a new instruction never overlaps an ``infer()`` in flight. The worker also runs the reply's
+done-callback (:meth:`ReasoningNode._finish`), which publishes from that thread. Both threads call
+the :class:`~nav_r1.reasoning.ReasoningCore` under ``_lock`` only. No callback ever waits for the
+model, so a new instruction is taken at once and supersedes the reply in flight.
+
+No message content can end the node: a malformed frame, odometry with NaN or an unusable
+quaternion is logged and dropped.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -28,6 +32,7 @@ from nav_r1.reasoners import make_reasoner
 from nav_r1.reasoning import Outcome, ReasoningConfig, ReasoningCore
 from r1_core.params import param, validate_params
 from r1_core.reasoner import Frame, Observation, Pose2D, Reasoner, Response
+from r1_core.reasoning_status import ReasoningState, ReasoningStatus, bounded_text
 from r1_core.ros.convert import (
     ConversionError,
     depth_image_to_metres,
@@ -46,6 +51,8 @@ COLOR_TOPIC = "camera/color/image_raw"
 DEPTH_TOPIC = "camera/depth/image_raw"
 PLAN_TOPIC = "nav_r1/plan"
 STATUS_TOPIC = "nav_r1/status"
+#: Longest model reply written to the (debug) log.
+LOG_TEXT_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -111,9 +118,12 @@ class ReasoningNode(Node):
         if not accepted:
             self.get_logger().warning("ignored a blank instruction")
             return
-        self.reasoner.reset()
+        # On the worker, after any infer() in flight: the reasoner is never reset mid-call.
+        self._worker.submit(self.reasoner.reset)
         self.get_logger().info(f"new instruction: {msg.data.strip()!r}")
-        self._publish_status({"state": "instructed", "instruction": msg.data.strip(), "stamp": self._now()})
+        with self._lock:
+            status = self.core.instructed(self._now())
+        self._publish_status(status)
 
     def _on_color(self, msg: Image) -> None:
         stamp = stamp_to_sec(msg.header.stamp)
@@ -138,8 +148,14 @@ class ReasoningNode(Node):
     def _on_odom(self, msg: Odometry) -> None:
         p, t = msg.pose.pose, msg.twist.twist
         stamp = stamp_to_sec(msg.header.stamp)
-        pose = Pose2D(x=p.position.x, y=p.position.y, yaw=quaternion_to_yaw(p.orientation), z=p.position.z)
-        speed = max(math.hypot(t.linear.x, t.linear.y), abs(t.linear.z), abs(t.angular.z))
+        try:
+            pose = Pose2D(x=p.position.x, y=p.position.y, yaw=quaternion_to_yaw(p.orientation), z=p.position.z)
+            speed = max(math.hypot(t.linear.x, t.linear.y), abs(t.linear.z), abs(t.angular.z))
+            if not math.isfinite(speed):
+                raise ValueError(f"twist is not finite (speed {speed})")
+        except (ValueError, ConversionError) as exc:
+            self.get_logger().error(f"dropped odometry: {exc}", throttle_duration_sec=5.0)
+            return
         with self._lock:
             self.core.on_odom(pose, speed, stamp)
         if self._sync is not None:
@@ -155,9 +171,8 @@ class ReasoningNode(Node):
 
     def _on_health_timer(self) -> None:
         with self._lock:
-            if self.core.busy:
+            if not self.core.begin_probe():
                 return  # the reply in flight tells us soon enough
-            self.core.busy = True
 
         def probe() -> None:
             try:
@@ -166,8 +181,7 @@ class ReasoningNode(Node):
                 problem = f"health probe failed: {exc}"
             now = self._now()
             with self._lock:
-                self.core.busy = False
-                outcome = self.core.on_health(problem, now)
+                outcome = self.core.end_probe(problem, now)
             if outcome is not None:
                 if outcome.publish_plan:
                     self.get_logger().warning(f"holding: {problem}")
@@ -185,8 +199,9 @@ class ReasoningNode(Node):
         return None
 
     def _submit(self, obs: Observation, tick: tuple[int, float] | None) -> None:
-        def done(fut: Future[Response]) -> None:
-            self._finish(obs, fut.result(), tick)
+        def done(fut: Future[Response]) -> None:  # runs on the worker thread (or here, if already done)
+            if not fut.cancelled():  # cancelled: the node is closing
+                self._finish(obs, fut.result(), tick)
 
         self._worker.submit(self._infer, obs).add_done_callback(done)
 
@@ -219,17 +234,20 @@ class ReasoningNode(Node):
     # ---- outputs ------------------------------------------------------------------------
     def _publish_outcome(self, outcome: Outcome, now: float) -> dict[str, float]:
         published: dict[str, float] = {}
+        status = outcome.status
         if outcome.publish_plan:
-            self._publish_plan(outcome.poses, outcome.status["obs_stamp"])
-            published[PLAN_TOPIC] = outcome.status["obs_stamp"]
+            obs_stamp = status.obs_stamp if status.obs_stamp is not None else now
+            self._publish_plan(outcome.poses, obs_stamp)
+            published[PLAN_TOPIC] = obs_stamp
             self._last_heartbeat = now
-        state, err = outcome.status.get("state"), outcome.status.get("error")
-        if state == "failed":
-            self.get_logger().warning(f"reply failed: {err}", throttle_duration_sec=2.0)
-        elif state in ("planned", "stopped"):
-            self.get_logger().info(f"plan {outcome.plan_id}: {outcome.status.get('actions', [])}")
-        outcome.status["stamp"] = now
-        self._publish_status(outcome.status)
+        if status.state is ReasoningState.FAILED:
+            self.get_logger().warning(f"reply failed: {status.error}", throttle_duration_sec=2.0)
+        elif status.state in (ReasoningState.PLANNED, ReasoningState.STOPPED):
+            self.get_logger().info(f"plan {outcome.plan_id}: {list(status.actions)}")
+        if status.raw:
+            # The whole reply for the log (bounded far more loosely than the status).
+            self.get_logger().debug(f"reply: {bounded_text(status.raw, LOG_TEXT_CHARS)}")
+        self._publish_status(status.stamped(now))
         published[STATUS_TOPIC] = now
         return published
 
@@ -257,8 +275,8 @@ class ReasoningNode(Node):
             msg.poses.append(ps)
         self.plan_pub.publish(msg)
 
-    def _publish_status(self, status: Mapping[str, Any]) -> None:
-        self.status_pub.publish(String(data=json.dumps(status, default=str)))
+    def _publish_status(self, status: ReasoningStatus) -> None:
+        self.status_pub.publish(String(data=status.to_json()))
 
     def close(self) -> None:
         """Stop the worker; a reply still in flight is discarded."""
