@@ -85,7 +85,7 @@ class ReasoningStatus:
     def from_dict(cls, d: Mapping[str, Any]) -> ReasoningStatus:
         """Build from a decoded message; unknown keys are ignored (newer producers may add some)."""
         try:
-            state = ReasoningState(d.get("state"))
+            state = ReasoningState(str(d.get("state")))
         except ValueError:
             raise StatusError(f"status field 'state' = {d.get('state')!r} is not one of "
                               f"{[s.value for s in ReasoningState]}") from None
