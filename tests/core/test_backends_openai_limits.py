@@ -3,72 +3,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from http_servers import RawServer, trickle
 
 from r1_core.backends.openai_client import OpenAIChatVLM, OpenAIClientConfig
 from r1_core.reasoner import ChatMessage
 
 MSGS = [ChatMessage("user", ("go", np.zeros((8, 8, 3), np.uint8)))]
-
-
-class RawServer:
-    """A TCP server answering every connection with ``respond(conn)`` in a thread of its own."""
-
-    def __init__(self, respond) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.respond = respond
-        self.requests: list[bytes] = []
-        self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(5.0)
-            head = b""
-            while b"\r\n\r\n" not in head:
-                data = conn.recv(65536)
-                if not data:
-                    return
-                head += data
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
-            body = head.split(b"\r\n\r\n", 1)[1]
-            while len(body) < length:
-                body += conn.recv(65536)
-            self.requests.append(head.split(b"\r\n", 1)[0])
-            with contextlib.suppress(OSError):  # the client gave up: that is what the tests want
-                self.respond(conn, self.stop)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-
-
-def trickle(interval_s: float):
-    """Headers at once, then one byte of a long body every ``interval_s`` (a byte every 2 s in the report)."""
-    def respond(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
-        while not stop.is_set():
-            conn.sendall(b" ")
-            time.sleep(interval_s)
-    return respond
 
 
 @pytest.fixture
@@ -114,7 +60,7 @@ def test_a_trickling_server_hits_the_request_deadline(server_factory) -> None:
 def test_an_oversized_reply_is_refused(server_factory, declared: bool) -> None:
     big = b'{"choices": [{"message": {"content": "' + b"x" * (3 << 20) + b'"}}]}'
 
-    def respond(conn: socket.socket, stop: threading.Event) -> None:
+    def respond(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
         head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
         head += f"Content-Length: {len(big)}\r\n".encode() if declared else b"Connection: close\r\n"
         conn.sendall(head + b"\r\n")
@@ -128,8 +74,8 @@ def test_an_oversized_reply_is_refused(server_factory, declared: bool) -> None:
 
 
 def test_retries_stop_at_the_deadline(server_factory) -> None:
-    def unavailable(conn: socket.socket, stop: threading.Event) -> None:
-        conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+    def unavailable(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
 
     srv = server_factory(unavailable)
     vlm = OpenAIChatVLM(OpenAIClientConfig(base_url=f"http://127.0.0.1:{srv.port}/v1", max_retries=10,
