@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 import types
 from pathlib import Path
 
 import pytest
 import yaml
+from launch_fakes import LaunchContext, load_launch_file
 
 from nav_r1.graph import LAUNCH_ARGUMENTS, build_graph, parse_arguments, robot_params_file
 from r1_core.graph import exit_reason
@@ -18,57 +18,8 @@ from r1_core.runner import command, entry_point
 LAUNCH_DIR = Path(__file__).resolve().parents[2] / "src" / "nav_r1" / "launch"
 
 
-class _Recorder:
-    """Records constructor arguments, standing in for launch's action classes (same signatures)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        self.args, self.kwargs = args, kwargs
-
-
-class _LaunchConfiguration:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def perform(self, context) -> str:
-        return context.launch_configurations[self.name]
-
-
-class _Context:
-    def __init__(self, values: dict[str, str] | None = None, is_shutdown: bool = False) -> None:
-        self.launch_configurations = values or {}
-        self.is_shutdown = is_shutdown
-
-
-@pytest.fixture
-def fake_launch(monkeypatch):
-    """Minimal `launch` / `launch_ros` modules exposing the names our launch files import (same signatures)."""
-    launch = types.ModuleType("launch")
-    launch.LaunchDescription = lambda entities: list(entities)
-    launch.LaunchContext = _Context
-    actions = types.ModuleType("launch.actions")
-    for name in ("DeclareLaunchArgument", "OpaqueFunction", "RegisterEventHandler", "Shutdown"):
-        setattr(actions, name, type(name, (_Recorder,), {}))
-    handlers = types.ModuleType("launch.event_handlers")
-    for name in ("OnProcessExit", "OnProcessIO"):
-        setattr(handlers, name, type(name, (_Recorder,), {}))
-    subs = types.ModuleType("launch.substitutions")
-    subs.LaunchConfiguration = _LaunchConfiguration
-    launch_ros = types.ModuleType("launch_ros")
-    ros_actions = types.ModuleType("launch_ros.actions")
-    ros_actions.Node = type("Node", (_Recorder,), {})
-    for name, mod in {"launch": launch, "launch.actions": actions, "launch.event_handlers": handlers,
-                      "launch.substitutions": subs, "launch_ros": launch_ros, "launch_ros.actions": ros_actions,
-                      }.items():
-        monkeypatch.setitem(sys.modules, name, mod)
-    monkeypatch.delitem(sys.modules, "r1_core.ros.launch_nodes", raising=False)
-    return actions, ros_actions
-
-
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"test_{name}", LAUNCH_DIR / name)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_launch_file(LAUNCH_DIR / name)
 
 
 def _launch_nodes(file: str, overrides: dict[str, str]):
@@ -78,7 +29,7 @@ def _launch_nodes(file: str, overrides: dict[str, str]):
     values = {**declared, **overrides}
     opaque = [d for d in desc if type(d).__name__ == "OpaqueFunction"]
     assert len(opaque) == 1
-    actions = opaque[0].kwargs["function"](_Context(values))
+    actions = opaque[0].kwargs["function"](LaunchContext(values))
     nodes = [a for a in actions if type(a).__name__ == "Node"]
     # Every node comes with its two handlers: output kept, exit ends the launch.
     handlers = [a.args[0] for a in actions if type(a).__name__ == "RegisterEventHandler"]
@@ -193,7 +144,7 @@ def test_a_node_exit_ends_the_launch_with_its_error_on_screen(fake_launch) -> No
     desc = _load("robot.launch.py").generate_launch_description()
     (opaque,) = [d for d in desc if type(d).__name__ == "OpaqueFunction"]
     values = {a.name: a.default for a in LAUNCH_ARGUMENTS} | {"reasoner": "scripted:/tmp/r.txt"}
-    actions = opaque.kwargs["function"](_Context(values))
+    actions = opaque.kwargs["function"](LaunchContext(values))
     handlers = [a.args[0] for a in actions if type(a).__name__ == "RegisterEventHandler"]
     node = next(a for a in actions if type(a).__name__ == "Node" and a.kwargs["name"] == "control_node")
     io = next(h for h in handlers if type(h).__name__ == "OnProcessIO" and h.kwargs["target_action"] is node)
@@ -201,13 +152,13 @@ def test_a_node_exit_ends_the_launch_with_its_error_on_screen(fake_launch) -> No
                    and h.kwargs["target_action"] is node).kwargs["on_exit"]
     io.kwargs["on_stdout"](types.SimpleNamespace(text=b"[INFO] starting\n"))
     io.kwargs["on_stderr"](types.SimpleNamespace(text=b"[error] invalid parameters: 'limits.max_vx' must be >= 0\n"))
-    (shutdown,) = on_exit(types.SimpleNamespace(returncode=2), _Context())
+    (shutdown,) = on_exit(types.SimpleNamespace(returncode=2), LaunchContext())
     assert type(shutdown).__name__ == "Shutdown"
     reason = shutdown.kwargs["reason"]
     assert "node 'control_node' exited with code 2" in reason
     assert "[error] invalid parameters: 'limits.max_vx' must be >= 0" in reason
     # While the launch is already shutting down (Ctrl-C), exits are expected: no second Shutdown.
-    assert on_exit(types.SimpleNamespace(returncode=0), _Context(is_shutdown=True)) is None
+    assert on_exit(types.SimpleNamespace(returncode=0), LaunchContext(is_shutdown=True)) is None
 
 
 def test_exit_reason_quotes_the_last_lines() -> None:

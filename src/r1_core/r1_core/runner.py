@@ -63,12 +63,33 @@ def write_inline_params(spec: NodeSpec, folder: Path) -> Path | None:
     return path
 
 
+def ament_executable(package: str, executable: str) -> Path | None:
+    """``lib/<package>/<executable>`` in a sourced ROS workspace (AMENT_PREFIX_PATH), as ``ros2 run`` finds it."""
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        path = Path(prefix) / "lib" / package / executable
+        if prefix and path.is_file() and os.access(path, os.X_OK):
+            return path
+    return None
+
+
 def command(spec: NodeSpec, namespace: str, log_level: str, params_dir: Path) -> list[str]:
-    """The full command line that starts one node of the graph."""
-    module, _, func = entry_point(spec.package, spec.executable).partition(":")
-    code = f"import sys; from {module} import {func} as main; sys.exit(main())"
+    """The full command line that starts one node of the graph.
+
+    Our Python nodes start from their console-script entry point with this interpreter; anything
+    else (a camera driver) from a sourced ROS workspace, or a clear error naming the package.
+    """
+    try:
+        module, _, func = entry_point(spec.package, spec.executable).partition(":")
+        head = [sys.executable, "-c", f"import sys; from {module} import {func} as main; sys.exit(main())"]
+    except FileNotFoundError as exc:
+        found = ament_executable(spec.package, spec.executable)
+        if found is None:
+            raise FileNotFoundError(f"node '{spec.name}': {exc}, and no lib/{spec.package}/{spec.executable} in "
+                                    "AMENT_PREFIX_PATH (install it and source the workspace, or leave it out of "
+                                    "the graph)") from None
+        head = [str(found)]
     inline = write_inline_params(spec, params_dir)
-    return [sys.executable, "-c", code, *ros_arguments(spec, namespace, log_level, inline)]
+    return [*head, *ros_arguments(spec, namespace, log_level, inline)]
 
 
 @dataclass
@@ -117,8 +138,9 @@ class Graph:
         logs = self.run_dir / "logs"
         if self.log_to_files:
             logs.mkdir(parents=True, exist_ok=True)
-        for spec in self.specs:
-            cmd = command(spec, self.namespace, self.log_level, self.run_dir / "params")
+        # Every command first: a node that cannot be found fails the start before anything runs.
+        cmds = [command(spec, self.namespace, self.log_level, self.run_dir / "params") for spec in self.specs]
+        for spec, cmd in zip(self.specs, cmds, strict=True):
             log: Path | None = None
             out: Any = subprocess.PIPE
             if self.log_to_files:
@@ -198,6 +220,10 @@ class Graph:
         self.stop()
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def up(graph: Graph, prog: str, err: IO[str] | None = None) -> int:
     """Run a graph until Ctrl-C or until one node exits; then stop the rest and say why.
 
@@ -206,7 +232,13 @@ def up(graph: Graph, prog: str, err: IO[str] | None = None) -> int:
     after Ctrl-C or when the node that ended the graph exited cleanly, 1 otherwise.
     """
     err = err if err is not None else sys.stderr
-    graph.start()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)  # a service manager's stop = Ctrl-C
+    try:
+        graph.start()
+    except FileNotFoundError as exc:
+        print(f"{prog}: {exc}", file=err, flush=True)
+        return 2
     print(f"{prog}: started {', '.join(s.name for s in graph.specs)} (Ctrl-C stops)", file=err, flush=True)
     codes: dict[str, int] = {}
     try:
