@@ -9,7 +9,7 @@ from deploy_static import ROOT
 
 DOCS = sorted((ROOT / "docs" / "deploy").glob("*.md"))
 PAGES = {"README.md", "bring-up.md", "multi-machine.md", "remote-model-server.md",
-         "robot-dog.md", "robot-wheeled.md", "robot-uav.md", "robot-arm.md"}
+         "robot-dog.md", "robot-wheeled.md", "robot-uav.md", "robot-arm.md", "ros-install-checks.md"}
 # `docker/...`, `config/...`, `src/...`, `tests/...` in backquotes name files of this repository.
 REPO_PATH = re.compile(r"`((?:docker|config|src|tests)/[\w./<>-]+?)`")
 
