@@ -78,10 +78,13 @@ def reasoning_node(ctx, params: list[str]) -> Iterator[tuple[object, list[Reason
     finally:
         if proc.poll() is None:
             proc.send_signal(2)
-        _, err = proc.communicate(timeout=20)
+            try:
+                print(proc.communicate(timeout=20)[1])
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
         executor.shutdown()
         node.destroy_node()
-        print(err)
 
 
 def test_nan_odometry_is_dropped_and_a_long_reply_is_bounded_in_status(tmp_path: Path, ros_context) -> None:
@@ -129,5 +132,24 @@ def test_a_trickling_server_times_out_and_the_node_recovers(tmp_path: Path, ros_
             assert wait_for(lambda: any(r.startswith(b"GET /health") for r in server.requests[seen:])
                             and any(r.startswith(b"POST") for r in server.requests[seen:]), 30.0), server.requests
             assert proc.poll() is None
+    finally:
+        server.close()
+
+
+def test_a_reply_in_flight_does_not_hold_the_node_at_shutdown(ros_context) -> None:
+    """SIGINT while the model server is still answering: exit 0 well before launch's SIGTERM escalation."""
+    server = RawServer(trickle(0.5))
+    try:
+        params = ["-p", f"backend:=openai:http://127.0.0.1:{server.port}/v1#m", "-p", "request_timeout_s:=60.0",
+                  "-p", "health_period_s:=0.0"]
+        with reasoning_node(ros_context, params) as (node, _statuses, proc):
+            node.instr.publish(String(data="go ahead"))
+            assert wait_for(lambda: any(r.startswith(b"POST") for r in server.requests), 30.0), "no request made"
+            proc.send_signal(2)
+            try:
+                _, err = proc.communicate(timeout=5.0)  # ros2 launch's sigterm_timeout
+            except subprocess.TimeoutExpired:
+                pytest.fail("reasoning_node still running 5 s after SIGINT with a reply in flight")
+            assert proc.returncode == 0 and "Traceback" not in err, err
     finally:
         server.close()

@@ -59,7 +59,8 @@ def _start(specs: list[NodeSpec], tmp_path: Path) -> dict[str, subprocess.Popen[
     return procs
 
 
-@pytest.mark.parametrize("signals", [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM,)], ids=["sigint-twice", "sigterm"])
+@pytest.mark.parametrize("signals", [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM,)],
+                         ids=["sigint-twice", "sigterm"])
 def test_every_node_exits_cleanly_and_control_ends_on_zero(tmp_path, ros_context, signals) -> None:
     node = rclpy.create_node("shutdown_test", context=ros_context)
     cmds: list[tuple[float, float, float]] = []

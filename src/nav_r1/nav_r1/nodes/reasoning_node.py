@@ -1,11 +1,11 @@
 """The slow reasoning node: camera + odometry + instruction in, plan + status out.
 
-Threads: the executor thread runs the subscriptions and timers; one worker thread runs the model
-(``infer`` may take seconds), the health probes and ``reset()``, one job at a time, so ``reset()``
-for a new instruction never overlaps an ``infer()`` in flight. The worker also runs the reply's
-done-callback (:meth:`ReasoningNode._finish`), which publishes from that thread. Both threads call
-the :class:`~nav_r1.reasoning.ReasoningCore` under ``_lock`` only. No callback ever waits for the
-model, so a new instruction is taken at once and supersedes the reply in flight.
+Threads: the executor thread runs the subscriptions and timers; one worker thread (``_Worker``)
+runs the model (``infer`` may take seconds), the health probes and ``reset()``, one job at a time,
+so ``reset()`` for a new instruction never overlaps an ``infer()`` in flight. After ``infer`` the
+worker itself hands the reply to :meth:`ReasoningNode._finish`, which publishes from that thread.
+Both threads call the :class:`~nav_r1.reasoning.ReasoningCore` under ``_lock`` only. No callback
+ever waits for the model, so a new instruction is taken at once and supersedes the reply in flight.
 
 No message content can end the node: a malformed frame, odometry with NaN or an unusable
 quaternion is logged and dropped.
@@ -14,10 +14,10 @@ quaternion is logged and dropped.
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,40 @@ class NodeConfig:
         validate_params(self)
 
 
+class _Worker:
+    """One daemon thread running submitted jobs in order (the model, probes, ``reset()``).
+
+    A daemon, unlike a ThreadPoolExecutor's thread, which the interpreter joins at exit: a
+    reply still in flight when the node stops (a slow local model, a remote one up to its
+    request deadline) must not hold the process past ``ros2 launch``'s SIGTERM escalation.
+    """
+
+    def __init__(self, name: str, on_error: Callable[[Exception], None]) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
+        self._on_error = on_error
+        self.closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], object]) -> None:
+        """Queue ``job``; ignored once closed."""
+        if not self.closed:
+            self._jobs.put(job)
+
+    def close(self, timeout_s: float = 0.5) -> None:
+        """Run no further jobs; wait briefly for the current one, which is abandoned after that."""
+        self.closed = True
+        self._jobs.put(None)
+        self._thread.join(timeout=timeout_s)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None and not self.closed:
+            try:
+                job()
+            except Exception as exc:  # a failed job must not take the worker (and the node's brain) with it
+                self._on_error(exc)
+
+
 class ReasoningNode(Node):
     """Runs a Reasoner off the executor thread and publishes its plans."""
 
@@ -82,8 +116,7 @@ class ReasoningNode(Node):
         self._lock = threading.Lock()
         self.core = ReasoningCore(self.cfg)
         self.reasoner = reasoner if reasoner is not None else make_reasoner(self.cfg)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reasoner")
-        self._inflight: Future[Response] | None = None
+        self._worker = _Worker("reasoner", self._job_failed)
         self._last_heartbeat = -math.inf
         self._depth: Any = None
         sensors = RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS
@@ -107,6 +140,9 @@ class ReasoningNode(Node):
                 self.create_timer(self.cfg.health_period_s, self._on_health_timer,
                                   callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"reasoning with '{self.reasoner.name}' (backend '{self.cfg.backend}')")
+
+    def _job_failed(self, exc: Exception) -> None:
+        self.get_logger().error(f"reasoner job failed: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0)
 
     # ---- inputs -------------------------------------------------------------------------
     def _now(self) -> float:
@@ -199,11 +235,10 @@ class ReasoningNode(Node):
         return None
 
     def _submit(self, obs: Observation, tick: tuple[int, float] | None) -> None:
-        def done(fut: Future[Response]) -> None:  # runs on the worker thread (or here, if already done)
-            if not fut.cancelled():  # cancelled: the node is closing
-                self._finish(obs, fut.result(), tick)
+        def job() -> None:  # on the worker thread: infer, then publish the outcome from there
+            self._finish(obs, self._infer(obs), tick)
 
-        self._worker.submit(self._infer, obs).add_done_callback(done)
+        self._worker.submit(job)
 
     def _maybe_start(self, now: float) -> Observation | None:
         with self._lock:
@@ -222,6 +257,8 @@ class ReasoningNode(Node):
         return Response(response.text, response.model, timings, response.error)
 
     def _finish(self, obs: Observation, response: Response, tick: tuple[int, float] | None) -> None:
+        if self._worker.closed:
+            return  # the node is closing: a late reply is discarded
         now = tick[1] if tick is not None else self._now()
         with self._lock:
             outcome = self.core.on_reply(obs, response, now)
@@ -280,7 +317,7 @@ class ReasoningNode(Node):
 
     def close(self) -> None:
         """Stop the worker; a reply still in flight is discarded."""
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        self._worker.close()
 
 
 def main(args: list[str] | None = None) -> int:
