@@ -124,9 +124,9 @@ class OpenAIChatVLM:
                 data = self._read(r, f"{root}/health", deadline)
             if r.status_code != 200:
                 return None
-            body = json.loads(data.content) if data.content else {}
+            body = json.loads(data) if data else {}
             return body if isinstance(body, dict) else None
-        except (httpx.HTTPError, json.JSONDecodeError, UnicodeDecodeError, _FatalError):
+        except (httpx.HTTPError, json.JSONDecodeError, UnicodeDecodeError, RecursionError, _FatalError):
             return None
 
     def generate(self, messages: Sequence[ChatMessage]) -> Response:
@@ -181,7 +181,7 @@ class OpenAIChatVLM:
             with self._client.stream("POST", "/chat/completions", json=payload, timeout=timeout) as r:
                 data = self._read(r, url, deadline)
                 if r.status_code in _RETRY_STATUS:
-                    raise _RetryableError(f"HTTP {r.status_code} from {url}: {_error_text(data)}")
+                    raise _RetryableError(f"HTTP {r.status_code} from {url}: {_error_text(data, r.reason_phrase)}")
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise _RetryableError(f"cannot connect to {url}: {exc or type(exc).__name__}") from None
         except httpx.TimeoutException:
@@ -191,17 +191,17 @@ class OpenAIChatVLM:
         except httpx.HTTPError as exc:
             raise _RetryableError(f"request to {url} failed: {type(exc).__name__}: {exc}") from None
         if r.status_code != 200:
-            raise _FatalError(f"HTTP {r.status_code} from {url}: {_error_text(data)}")
+            raise _FatalError(f"HTTP {r.status_code} from {url}: {_error_text(data, r.reason_phrase)}")
         try:
-            body = json.loads(data.content)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise _FatalError(f"malformed JSON from {url}: {data.content[:120]!r}") from None
+            body = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: absurd nesting
+            raise _FatalError(f"malformed JSON from {url}: {data[:120]!r}") from None
         if not isinstance(body, dict):
             raise _FatalError(f"malformed reply from {url}: expected a JSON object, got {type(body).__name__}")
         return body
 
-    def _read(self, r: httpx.Response, url: str, deadline: float) -> httpx.Response:
-        """The body of a streamed response, within the deadline and ``max_reply_bytes``."""
+    def _read(self, r: httpx.Response, url: str, deadline: float) -> bytes:
+        """The (decoded) body of a streamed response, within the deadline and ``max_reply_bytes``."""
         declared = r.headers.get("content-length", "")
         limit = self.config.max_reply_bytes
         if declared.isdigit() and int(declared) > limit:
@@ -215,7 +215,7 @@ class OpenAIChatVLM:
             chunks.append(chunk)
             if time.perf_counter() > deadline:
                 raise _FatalError(self._late(url))
-        return httpx.Response(r.status_code, headers=r.headers, content=b"".join(chunks), request=r.request)
+        return b"".join(chunks)
 
     def _late(self, url: str) -> str:
         return f"no complete reply from {url} within the request deadline of {self.config.request_timeout_s:g} s"
@@ -246,16 +246,16 @@ class OpenAIChatVLM:
         return out
 
 
-def _error_text(r: httpx.Response) -> str:
+def _error_text(content: bytes, reason: str) -> str:
     """The server's error message from an OpenAI-style error body, or the start of the body."""
     try:
-        body = r.json()
+        body = json.loads(content)
         if isinstance(body, dict):
             err = body.get("error")
             if isinstance(err, dict) and isinstance(err.get("message"), str):
                 return str(err["message"])
             if isinstance(body.get("detail"), str):
                 return str(body["detail"])
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         pass
-    return r.text[:200] or r.reason_phrase
+    return content[:200].decode(errors="replace") or reason
