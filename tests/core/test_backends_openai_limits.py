@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -83,3 +85,15 @@ def test_retries_stop_at_the_deadline(server_factory) -> None:
     reply = _generate_in_thread(vlm, "a server answering 503")
     assert not reply.ok and "no time left for a retry within 1 s" in reply.error, reply.error
     assert 1 < vlm.attempts < 11  # 0.2 + 0.4 s of backoff fit, 0.8 more would not
+
+
+def test_a_compressed_reply_is_read_once(server_factory) -> None:
+    body = gzip.compress(json.dumps({"choices": [{"message": {"content": "<action>stop</action>"}}]}).encode())
+
+    def respond(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                     + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+
+    srv = server_factory(respond)
+    reply = _generate_in_thread(OpenAIChatVLM(OpenAIClientConfig(base_url=f"http://127.0.0.1:{srv.port}/v1")), "gzip")
+    assert reply.ok and reply.text == "<action>stop</action>", reply.error
