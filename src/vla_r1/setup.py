@@ -15,6 +15,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
     ],
     install_requires=["setuptools", "r1_core", "r1_description"],
     zip_safe=False,
@@ -26,6 +27,7 @@ setup(
         "console_scripts": [
             "vla_node = vla_r1.nodes.vla_node:main",
             "joint_command_node = vla_r1.nodes.joint_command_node:main",
+            "vla-r1 = vla_r1.cli:main",
         ],
     },
 )

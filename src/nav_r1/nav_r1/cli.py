@@ -26,17 +26,18 @@ from nav_r1.nodes.control_node import ControlNodeConfig
 from nav_r1.nodes.obstacle_node import ObstacleNodeConfig
 from nav_r1.nodes.reasoning_node import NodeConfig
 from nav_r1.reasoning import ReasoningConfig
+from r1_core.graph import add_options
 from r1_core.params import ParamError, markdown_table
+from r1_core.runner import Graph, up
 from r1_sim.bridge_node import BridgeConfig
 from stereo_adapter.node import StereoNodeConfig
 
 
 def _up(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="nav-r1 up", description="Start the node graph (same as robot.launch.py).")
-    for a in LAUNCH_ARGUMENTS:
-        parser.add_argument(f"--{a.name}", default=a.default, choices=a.choices, help=a.description)
+    add_options(parser, LAUNCH_ARGUMENTS)
     parser.add_argument("--run-dir", type=Path, default=Path("runs") / time.strftime("up-%Y%m%d-%H%M%S"),
-                        help="Where node logs and parameter files go")
+                        help="Where the nodes' parameter files go")
     ns = parser.parse_args(argv)
     values = {a.name: getattr(ns, a.name) for a in LAUNCH_ARGUMENTS}
     try:
@@ -44,22 +45,9 @@ def _up(argv: Sequence[str]) -> int:
     except ParamError as exc:
         print(f"nav-r1 up: {exc}", file=sys.stderr)
         return 2
-    from nav_r1.runner import Graph
-
     graph = Graph(specs, namespace=values["namespace"], log_level=values["log_level"], run_dir=ns.run_dir,
                   log_to_files=False)
-    graph.start()
-    print(f"nav-r1 up: started {', '.join(s.name for s in specs)} (Ctrl-C stops)", flush=True)
-    try:
-        while not graph.dead():
-            time.sleep(0.5)
-        for name, rc in graph.dead():
-            print(f"nav-r1 up: node '{name}' exited with code {rc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        graph.stop()
+    return up(graph, "nav-r1 up")
 
 
 def parameter_sections() -> list[tuple[str, type]]:

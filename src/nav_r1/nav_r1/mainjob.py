@@ -28,12 +28,12 @@ from nav_r1.graph import build_graph
 from nav_r1.habitat_job import HabitatJobError, check_habitat_args, prepare_habitat_episodes, require_habitat
 from nav_r1.mainjob_report import write_run_report
 from nav_r1.reasoners import split_spec
-from nav_r1.runner import Graph
 from r1_core import topics
 from r1_core.params import ParamError
 from r1_core.robots import MOBILE_ROBOTS
 from r1_core.ros.node_main import use_default_dds_profile
 from r1_core.ros.qos import RELIABLE_QOS
+from r1_core.runner import Graph
 from r1_sim.episodes import EpisodeError, generate_episodes, load_episodes, save_episodes
 from r1_sim.scene import SceneError, generate_scene, load_scene
 

@@ -40,7 +40,9 @@ def make_reasoner(config: ReasoningConfig) -> Reasoner:
         return EpisodeExpert(Path(config.episodes_file))
     space = UAV_ACTION_SPACE if config.action_space == "uav" else NAV_R1_ACTION_SPACE
     prompt = NavPrompt(action_space=space, max_history=config.history_size)
-    return make_model_reasoner(config.backend, prompt, NAV_REASONERS)
+    # The deadline is the node's to set: a reply later than that is stale for a moving robot.
+    overrides: dict[str, Any] = {"request_timeout_s": config.request_timeout_s} if kind == "openai" else {}
+    return make_model_reasoner(config.backend, prompt, NAV_REASONERS, **overrides)
 
 
 class EpisodeExpert:

@@ -67,6 +67,8 @@ class Observation:
     pose: Pose2D | None = None
     stamp: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Which instruction this was taken for: a reply to an older one (superseded) is dropped.
+    generation: int = 0
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from r1_core.backends import BACKENDS, make_backend
 from r1_core.reasoner import PromptBuilder, PromptedReasoner, Reasoner
@@ -25,7 +26,7 @@ class ReasonerKind:
     """One reasoner kind: what follows the colon, and how to build it from a prompt (None: the package does)."""
 
     target: str
-    build: Callable[[str, PromptBuilder], Reasoner] | None = None
+    build: Callable[..., Reasoner] | None = None  # (target, prompt, **backend overrides) -> Reasoner
 
     @property
     def needs_target(self) -> bool:
@@ -33,9 +34,9 @@ class ReasonerKind:
         return bool(self.target)
 
 
-def _prompted(scheme: str) -> Callable[[str, PromptBuilder], Reasoner]:
-    def build(target: str, prompt: PromptBuilder) -> Reasoner:
-        return PromptedReasoner(make_backend(f"{scheme}:{target}"), prompt)
+def _prompted(scheme: str) -> Callable[..., Reasoner]:
+    def build(target: str, prompt: PromptBuilder, **overrides: Any) -> Reasoner:
+        return PromptedReasoner(make_backend(f"{scheme}:{target}", **overrides), prompt)
 
     return build
 
@@ -54,13 +55,16 @@ def parse_reasoner_spec(spec: str, kinds: Registry[ReasonerKind] = MODEL_REASONE
 
 
 def make_reasoner(spec: str, prompt: PromptBuilder, kinds: Registry[ReasonerKind] = MODEL_REASONERS, *,
-                  field: str = "backend") -> Reasoner:
-    """The Reasoner for ``spec`` with ``prompt``; kinds without a builder are refused (build those yourself)."""
+                  field: str = "backend", **overrides: Any) -> Reasoner:
+    """The Reasoner for ``spec`` with ``prompt``; kinds without a builder are refused (build those yourself).
+
+    ``overrides`` go to the backend's constructor (``request_timeout_s`` for ``openai:``).
+    """
     kind, target = parse_reasoner_spec(spec, kinds, field=field)
     build = kinds.get(kind).build
     if build is None:
         raise ValueError(f"reasoner kind '{kind}' is built by its package, not by r1_core.reasoners")
-    return build(target, prompt)
+    return build(target, prompt, **overrides)
 
 
 def reasoner_help(kinds: Registry[ReasonerKind] = MODEL_REASONERS) -> str:

@@ -25,18 +25,18 @@ from typing import Any
 import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
 from r1_core import topics
-from r1_core.params import ParamError, nested, param, validate_params
+from r1_core.params import nested, param, validate_params
 from r1_core.reasoner import Pose2D
+from r1_core.reasoning_status import ReasoningState, ReasoningStatus, StatusError
 from r1_core.robots import MOBILE_ROBOTS
 from r1_core.ros.convert import make_camera_info, numpy_to_image, sec_to_stamp, stamp_to_sec, yaw_to_quaternion
-from r1_core.ros.node_main import make_executor, use_default_dds_profile
+from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS
 from r1_core.ros.sim_sync import SyncMaster
@@ -118,7 +118,7 @@ class BridgeNode(Node):
         self._lock = threading.Lock()
         self._cmd = (0.0, 0.0, 0.0, 0.0)
         self._cmd_time = -math.inf
-        self._status: dict[str, Any] = {}
+        self._status: ReasoningStatus | None = None
         self._instructed = threading.Event()
         self._stop_said = False
         self._instruction = ""
@@ -164,18 +164,19 @@ class BridgeNode(Node):
 
     def _on_status(self, msg: String) -> None:
         try:
-            status = json.loads(msg.data)
-        except json.JSONDecodeError:
+            status = ReasoningStatus.from_json(msg.data)
+        except StatusError as exc:
+            self.get_logger().error(f"ignored a reasoning status: {exc}", throttle_duration_sec=5.0)
             return
         with self._lock:
             self._status = status
-            if status.get("instruction") == self._instruction:
-                if status.get("state") == "instructed":
+            if status.instruction == self._instruction:
+                if status.state is ReasoningState.INSTRUCTED:
                     self._instructed.set()
-                if status.get("stop"):
+                if status.stop:
                     self._stop_said = True
-        if self.master is not None and "stamp" in status:
-            self.master.received(topics.STATUS, float(status["stamp"]))
+        if self.master is not None:
+            self.master.received(topics.STATUS, status.stamp)
 
     # ---- one simulation tick (main thread) ----------------------------------------------
     def _tick(self, published_before: dict[str, float]) -> dict[str, float]:
@@ -276,7 +277,7 @@ class BridgeNode(Node):
                 break
         outcome = run.finish(self.t, self.sim)
         with self._lock:
-            status = dict(self._status)
+            failures = self._status.failures if self._status is not None else 0
         return {
             "episode_id": episode.episode_id,
             "robot": self.cfg.robot,
@@ -287,7 +288,7 @@ class BridgeNode(Node):
             "collisions": int(self.sim.collisions),
             "ticks": outcome.ticks,
             "sync_deadline_misses": (self.master.deadline_misses - misses0) if self.master else 0,
-            "reasoner_failures": status.get("failures", 0),
+            "reasoner_failures": failures,
             "trajectory": outcome.trajectory,
         }
 
@@ -327,37 +328,8 @@ class BridgeNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console script ``sim_bridge``: the executor spins in a thread, the episode loop in main."""
-    import sys
-
-    use_default_dds_profile()
-    rclpy.init(args=args if args is not None else sys.argv)
-    executor: Any = None
-    node: BridgeNode | None = None
-    code = 0
-    try:
-        node = BridgeNode()
-        executor = make_executor(node)
-        executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
-        spinner.start()
-        node.run()
-    except ParamError as exc:
-        print(f"[error] invalid parameters: {exc}", file=sys.stderr, flush=True)
-        code = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (RuntimeError, ValueError, OSError, ImportError) as exc:  # ImportError: habitat-sim missing
-        print(f"[error] sim_bridge: {exc}", file=sys.stderr, flush=True)
-        code = 1
-    finally:
-        if executor is not None:
-            executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return code
+    # ImportError: the habitat backend without habitat-sim installed.
+    return run_node(BridgeNode, args, main_loop=BridgeNode.run, fatal=(RuntimeError, ValueError, OSError, ImportError))
 
 
 if __name__ == "__main__":

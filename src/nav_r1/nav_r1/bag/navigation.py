@@ -82,7 +82,7 @@ def navigation_section(bag: BagTraces, success_radius_m: float) -> dict[str, Any
 
 def rewards_section(bag: BagTraces, k: float) -> dict[str, Any]:
     """Nav-R1's GRPO rewards on the run: format (share of well-formed replies), path and endpoint."""
-    replies = [st["raw"] for _, st in bag.status if isinstance(st.get("raw"), str)]
+    replies = [st.raw for _, st in bag.status if st.raw]
     out: dict[str, Any] = {"available": True, "replies": len(replies), "k": k}
     out["format"] = _r(sum(parse_response(r).ok for r in replies) / len(replies)) if replies else None
     traj = trajectory(bag)

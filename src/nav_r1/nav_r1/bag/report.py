@@ -88,8 +88,7 @@ def plot_latency(path: Path, report: dict[str, Any], bag: BagTraces) -> None:
             latency.append(t - (p.stamp - bag.t0_s))
     series.append(("plan latency [s]", latency))
     for key in sorted(report["plans"]["reasoner_timings"]):
-        vals = [float(st["timings"][key]) for _, st in bag.status
-                if isinstance(st.get("timings"), dict) and isinstance(st["timings"].get(key), (int, float))]
+        vals = [st.timings[key] for _, st in bag.status if key in st.timings]
         series.append((f"reasoner {key}", vals))
     fig, axes = plt.subplots(1, len(series), figsize=(4 * len(series), 3.2), squeeze=False)
     for ax, (name, vals) in zip(axes[0], series, strict=True):

@@ -14,6 +14,7 @@ from typing import Any
 from nav_r1.bag.reader import BagError, BagMessage, BagSource
 from nav_r1.control.types import Odometry, Plan, Twist
 from r1_core import Pose2D, topics
+from r1_core.reasoning_status import ReasoningStatus
 from r1_core.ros.convert import quaternion_to_yaw
 
 
@@ -94,7 +95,7 @@ class BagTraces:
     recorded_cmds: list[tuple[float, Twist]] = field(default_factory=list)
     odom: list[tuple[float, Odometry]] = field(default_factory=list)
     plans: list[tuple[float, Plan]] = field(default_factory=list)
-    status: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    status: list[tuple[float, ReasoningStatus]] = field(default_factory=list)
     recorded_safety: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     goal: tuple[float, float] | None = None
     reference_path: list[tuple[float, float]] | None = None
@@ -138,11 +139,13 @@ def _add(traces: BagTraces, names: TopicNames, m: BagMessage, t: float, msg: Any
         traces.odom.append((t, odom_of(msg)))
     elif m.topic == names.plan:
         traces.plans.append((t, plan_of(msg, plan_id)))
-    elif m.topic in (names.status, names.safety):
+    elif m.topic == names.status:
+        traces.status.append((t, ReasoningStatus.from_json(msg.data)))  # StatusError is a ValueError
+    elif m.topic == names.safety:
         obj = json_of(msg)
         if obj is None:
             raise ValueError("not a JSON object")
-        (traces.status if m.topic == names.status else traces.recorded_safety).append((t, obj))
+        traces.recorded_safety.append((t, obj))
     elif m.topic == names.goal:
         x, y = float(msg.pose.position.x), float(msg.pose.position.y)
         if not _finite(x, y):

@@ -42,6 +42,7 @@ from nav_msgs.msg import Odometry as OdometryMsg
 from nav_msgs.msg import Path
 from numpy.typing import NDArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -358,10 +359,26 @@ class ControlNode(Node):
             self._sensing_exec.spin()
 
     def close(self) -> None:
-        """Stop the sensing thread and its node (run_node calls this before destroying the node)."""
+        """Stop the sensing thread, publish a final zero command, destroy the sensing node.
+
+        ``run_node`` calls this after the loop's executor has stopped and its timers are
+        cancelled, while the context is still valid: nothing publishes after the zero.
+        """
         self._sensing_exec.shutdown(timeout_sec=2.0)
         self._sensing_thread.join(timeout=2.0)
+        self._publish_zero()
         self._sensing.destroy_node()
+
+    def _publish_zero(self) -> None:
+        """Publish one zero command and wait (briefly) until reliable subscribers have it."""
+        if self.cfg.output_stamped:
+            msg = TwistStamped()
+            msg.header.stamp = sec_to_stamp(max(self._now(), 0.0))
+            msg.header.frame_id = self.node_cfg.base_frame
+        else:
+            msg = TwistMsg()
+        self.cmd_pub.publish(msg)
+        self.cmd_pub.wait_for_all_acked(Duration(seconds=0.5))
 
 
 def main(args: Sequence[str] | None = None) -> int:
