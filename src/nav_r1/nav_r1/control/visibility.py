@@ -10,8 +10,13 @@ robot relies on the obstacle memory alone. The check warns when it is not ("most
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import math
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,6 +24,7 @@ from numpy.typing import NDArray
 from nav_r1.control.config import ControlConfig
 from nav_r1.control.depth import base_from_optical
 from nav_r1.control.safety import Zone, ZoneChecker, points_in_polygon
+from r1_core.params import ParamError, iter_params, load_ros_params, replace
 
 _CELL_M = 0.01
 _HEIGHTS = 16
@@ -112,3 +118,44 @@ def visibility_report(cfg: ControlConfig) -> VisibilityReport:
                 f"(only the obstacle memory stops the robot then). Lower limits.max_vx, extend zones.stop.points "
                 f"forward, or mount the camera further back / with a smaller depth.min_range")
     return VisibilityReport(zones, braking, cfg.limits.max_vx, tuple(warnings))
+
+
+def report_for(robot: str, files: Sequence[str | Path] = ()) -> VisibilityReport:
+    """The report for a preset with ROS parameter files applied over it (``control_node`` / ``/**`` sections).
+
+    Raises ParamError for an unreadable file or a bad value, naming the parameter.
+    """
+    cfg = ControlConfig.for_profile(robot)
+    known = {p.name for p in iter_params(ControlConfig)}
+    for f in files:
+        values = load_ros_params(f, "control_node")
+        for k in values:
+            # The node's own parameters (obstacle_source ...) have no dots; a dotted one is the core's.
+            if k not in known and "." in k:
+                near = difflib.get_close_matches(k, list(known), n=1)
+                hint = f"; did you mean '{near[0]}'?" if near else ""
+                raise ParamError(f"parameter file {f}: unknown parameter '{k}'{hint}")
+        cfg = replace(cfg, **{k: v for k, v in values.items() if k in known})
+    return visibility_report(cfg)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nav_r1.control.visibility [--robot R] [FILE ...]``: print what the camera sees of each zone."""
+    p = argparse.ArgumentParser(prog="python -m nav_r1.control.visibility", description=main.__doc__)
+    p.add_argument("--robot", default=None, help="preset (dog, uav, wheeled); default: every preset")
+    p.add_argument("files", nargs="*", help="ROS parameter files applied over the preset, in order")
+    args = p.parse_args(argv)
+    robots = [args.robot] if args.robot else ["dog", "uav", "wheeled"]
+    try:
+        for robot in robots:
+            print(f"{robot}{' + ' + ', '.join(args.files) if args.files else ''}:")
+            for line in report_for(robot, args.files).lines():
+                print(f"  {line}")
+    except ParamError as exc:
+        print(f"[error] {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
