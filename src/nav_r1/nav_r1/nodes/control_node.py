@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import re
 import sys
 import threading
 import time
@@ -77,6 +79,8 @@ SAFETY_TOPIC = "nav_r1/safety"
 STATS_TOPIC = "nav_r1/control_stats"
 STATE_TOPIC = "nav_r1/control_state"
 _REFUSED = (ValueError, ConversionError, LookupError, AttributeError, TypeError)
+_REFUSAL_LOG_PERIOD_S = 5.0
+_NUMBERS = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
 
 
 class ThreadBoundCallbackGroup(MutuallyExclusiveCallbackGroup):
@@ -170,6 +174,8 @@ class ControlNode(Node):
         self.stats = PeriodStats(self.cfg.period_s)
         self._last_stats = time.monotonic()
         self.tick_errors = 0
+        self._refusals: dict[str, tuple[float, int]] = {}  # log throttle: kind -> (last report, hidden since)
+        self._refusals_lock = threading.Lock()  # refusals come from both threads
 
         msg_type = TwistStamped if self.cfg.output_stamped else TwistMsg
         self.cmd_pub = self.create_publisher(msg_type, "cmd_vel", RELIABLE_QOS)
@@ -276,7 +282,19 @@ class ControlNode(Node):
 
     # ---- inputs (each refuses a bad message with a throttled log line; none can stop the loop) ----
     def _refused(self, what: str, exc: BaseException) -> None:
-        self.get_logger().error(f"dropped {what}: {exc}", throttle_duration_sec=5.0)
+        """Log a refused message, throttled per kind of refusal (a flood of one kind hides no other)."""
+        text = f"dropped {what}: {exc}"
+        key = _NUMBERS.sub("#", text)
+        now = time.monotonic()
+        with self._refusals_lock:
+            last, hidden = self._refusals.get(key, (-math.inf, 0))
+            if now - last < _REFUSAL_LOG_PERIOD_S:
+                self._refusals[key] = (last, hidden + 1)
+                return
+            if len(self._refusals) > 256:  # many kinds: forget the old ones
+                self._refusals.clear()
+            self._refusals[key] = (now, 0)
+        self.get_logger().error(text + (f" ({hidden} more like it since the last report)" if hidden else ""))
 
     def _on_odom(self, msg: OdometryMsg) -> None:
         try:
