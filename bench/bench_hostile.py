@@ -18,6 +18,7 @@ The issue's target: worst gap under 3 periods whatever arrives.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -55,7 +56,8 @@ def _plan(xs: np.ndarray, stamp: float, y: float = 0.0, qz: float = 0.0):  # -> 
 class Row:
     """One measured row: a control node process and the publishers that feed it."""
 
-    def __init__(self, hostile: bool, huge_every: float) -> None:
+    def __init__(self, hostile: bool, huge_every: float,
+                 parts: tuple[str, ...] = ("odom", "huge", "flood", "depth")) -> None:
         import rclpy
         from nav_msgs.msg import Odometry, Path
         from rclpy.executors import SingleThreadedExecutor
@@ -66,7 +68,7 @@ class Row:
         from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
 
         use_default_dds_profile()
-        self.hostile, self.huge_every = hostile, huge_every
+        self.hostile, self.huge_every, self.parts = hostile, huge_every, parts
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nav_r1.nodes.control_node", "--ros-args", "-p", "stats_period_s:=0.5",
              "-p", "realtime_priority:=0", "-p", "timeouts.obstacles_s:=0.0"],
@@ -100,7 +102,7 @@ class Row:
 
         from r1_core.ros.convert import sec_to_stamp
 
-        for extreme in ((False, True) if self.hostile else (False,)):
+        for extreme in ((False, True) if self.hostile and "odom" in self.parts else (False,)):
             od = Odometry()
             od.header.stamp = sec_to_stamp(time.time())
             od.header.frame_id = "odom"
@@ -135,11 +137,15 @@ class Row:
         self.threads.append(threading.Thread(target=self._loop, args=(50.0, self._odom), daemon=True))
         if self.hostile:
             self._depth_msg = numpy_to_image(np.full((H, W), 8.0, dtype=np.float32), "32FC1", 0.0, "cam")
-            self._huge_msg = _plan(np.linspace(0.0, 100.0, 100_000), time.time())
-            self.threads += [threading.Thread(target=self._loop, args=(200.0, self._flood), daemon=True),
-                             threading.Thread(target=self._loop, args=(30.0, self._depth), daemon=True),
-                             threading.Thread(target=self._loop, args=(1.0 / self.huge_every, self._huge),
-                                              daemon=True)]
+            from rclpy.serialization import serialize_message
+
+            # Serialised once: converting 100,000 Python poses at every publish would load this
+            # process's CPU, which on a small machine is the node's CPU too.
+            self._huge_msg = serialize_message(_plan(np.linspace(0.0, 100.0, 100_000), time.time()))
+            loops = {"flood": (200.0, self._flood), "depth": (30.0, self._depth),
+                     "huge": (1.0 / self.huge_every, self._huge)}
+            self.threads += [threading.Thread(target=self._loop, args=loops[p], daemon=True)
+                             for p in self.parts if p in loops]
         else:
             self.plan_pub.publish(_plan(np.array([0.0, 0.5, 1.0]), time.time()))
         for t in self.threads:
@@ -174,6 +180,55 @@ class Row:
             self.proc.kill()
 
 
+def input_costs() -> None:
+    """What each hostile message costs the input layer (the node's code, no DDS), p50 of repeated runs."""
+    from rclpy.serialization import deserialize_message, serialize_message
+
+    from nav_r1.control import ControlConfig, FastController
+    from nav_r1.control.inputs import ControlInputs, ObstacleSource, path_length_cdr
+    from r1_core.ros.convert import make_camera_info, numpy_to_image
+
+    cfg = ControlConfig.for_profile("wheeled")
+    inputs = ControlInputs(FastController(cfg), source=ObstacleSource(cfg, "depth"))
+    inputs.camera_info(make_camera_info(K, W, H, "cam", 0.0), 0.0)
+    huge = serialize_message(_plan(np.linspace(0.0, 100.0, 100_000), 1.0))
+    small = [serialize_message(_plan(np.array([0.0, 0.5, 1.0 + 1e-3 * i]), 1.0 + i)) for i in range(200)]
+    from nav_msgs.msg import Odometry, Path
+
+    extreme = Odometry()
+    extreme.pose.pose.position.x, extreme.pose.pose.orientation.w = 1e308, 1.0
+    clear = numpy_to_image(np.full((H, W), 8.0, dtype=np.float32), "32FC1", 1.0, "cam")
+    wall = numpy_to_image(np.full((H, W), 0.3, dtype=np.float32), "32FC1", 1.0, "cam")
+
+    def timed(fn: Callable[[], object], n: int) -> float:
+        out = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            with contextlib.suppress(ValueError):  # a refused message is the point
+                fn()
+            out.append(time.perf_counter() - t0)
+        return float(np.median(out)) * 1e3
+
+    def huge_plan() -> None:
+        count = path_length_cdr(huge)
+        assert count is not None
+        inputs.plan_size(count)
+
+    it = iter(range(10**9))
+    rows = [
+        ("100,000-pose plan, refused from its length", timed(huge_plan, 50)),
+        ("100,000-pose plan, deserialised (what main did first)", timed(lambda: deserialize_message(huge, Path), 3)),
+        ("odometry at 1e308, refused", timed(lambda: inputs.odometry(extreme, 1.0), 200)),
+        ("a new 3-pose plan (the 200 Hz flood)",
+         timed(lambda: inputs.plan(deserialize_message(small[next(it) % 200], Path), 1.0), 200)),
+        ("640x480 depth, clear", timed(lambda: inputs.depth(clear, 1.0), 30)),
+        ("640x480 depth, a wall 0.3 m ahead (memory filling)", timed(lambda: inputs.depth(wall, 1.0), 30)),
+    ]
+    print("  per-message cost on the sensing thread (median; the 10 ms loop runs beside it):")
+    for name, ms in rows:
+        print(f"    {name:55s} {ms:9.3f} ms")
+
+
 def fmt(name: str, r: dict[str, float]) -> str:
     if not r.get("n"):
         return f"  {name:9s} no loop statistics (node alive: {bool(r.get('alive'))})"
@@ -185,7 +240,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=60.0, help="measured time per row")
     ap.add_argument("--huge-every", type=float, default=5.0, help="seconds between 100,000-pose plans")
+    ap.add_argument("--breakdown", action="store_true", help="also one row per part of the hostile stream")
+    ap.add_argument("--costs-only", action="store_true", help="only the per-message costs (no nodes)")
     args = ap.parse_args()
+    input_costs()
+    if args.costs_only:
+        return
     print(f"control loop under a hostile stream, {args.seconds:g} s per row (loadavg {os.getloadavg()[0]:.1f})")
     base = Row(False, args.huge_every).run(args.seconds)
     print(fmt("baseline", base), flush=True)
@@ -193,6 +253,9 @@ def main() -> None:
     hostile = row.run(args.seconds)
     print(fmt("hostile", hostile))
     print(f"  sent in the hostile row: {row.sent}")
+    if args.breakdown:
+        for part in ("odom", "huge", "flood", "depth"):
+            print(fmt(part, Row(True, args.huge_every, (part,)).run(args.seconds)), flush=True)
     if base.get("n") and hostile.get("n"):
         print(f"  ratio hostile/baseline: p99 {hostile['p99'] / base['p99']:.2f}x, "
               f"worst gap {hostile['max'] / base['max']:.2f}x")

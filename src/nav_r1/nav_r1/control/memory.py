@@ -93,7 +93,8 @@ class ObstacleMemory:
         if len(xyz) == 0:
             return xyz, seen
         cells = np.floor(xyz[:, :2] / self.cfg.voxel_m).astype(np.int64)
-        _, first = np.unique(cells, axis=0, return_index=True)
+        keys = (cells[:, 0] << 32) + (cells[:, 1] & 0xFFFFFFFF)  # one int per cell: a 1-D unique is fast
+        _, first = np.unique(keys, return_index=True)
         first.sort()  # keep the newest-first order: current points were put first
         xyz, seen = xyz[first], seen[first]
         if len(seen) > self.cfg.max_points:
