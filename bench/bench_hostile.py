@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path as FsPath
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,8 @@ K = np.array([[525.0, 0.0, 319.5], [0.0, 525.0, 239.5], [0.0, 0.0, 1.0]])
 PERIOD_MS = 10.0
 
 
-def _plan(xs: np.ndarray, stamp: float, y: float = 0.0, qz: float = 0.0):  # -> nav_msgs.msg.Path
+def _plan(xs: np.ndarray, stamp: float, y: float = 0.0, qz: float = 0.0) -> Any:
+    """A nav_msgs/Path through ``xs`` (imported late: the bench's child rows import rclpy themselves)."""
     from geometry_msgs.msg import PoseStamped
     from nav_msgs.msg import Path
 
