@@ -59,7 +59,7 @@ class Row:
     """One measured row: a control node process and the publishers that feed it."""
 
     def __init__(self, hostile: bool, huge_every: float,
-                 parts: tuple[str, ...] = ("odom", "huge", "flood", "depth")) -> None:
+                 parts: tuple[str, ...] = ("odom", "huge", "flood", "depth"), rt: int = 0) -> None:
         import rclpy
         from nav_msgs.msg import Odometry, Path
         from rclpy.executors import SingleThreadedExecutor
@@ -73,7 +73,7 @@ class Row:
         self.hostile, self.huge_every, self.parts = hostile, huge_every, parts
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nav_r1.nodes.control_node", "--ros-args", "-p", "stats_period_s:=0.5",
-             "-p", "realtime_priority:=0", "-p", "timeouts.obstacles_s:=0.0"],
+             "-p", f"realtime_priority:={rt}", "-p", "timeouts.obstacles_s:=0.0"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rclpy.init()
         self.node = rclpy.create_node("bench_hostile")
@@ -244,20 +244,22 @@ def main() -> None:
     ap.add_argument("--huge-every", type=float, default=5.0, help="seconds between 100,000-pose plans")
     ap.add_argument("--breakdown", action="store_true", help="also one row per part of the hostile stream")
     ap.add_argument("--costs-only", action="store_true", help="only the per-message costs (no nodes)")
+    ap.add_argument("--rt", type=int, default=0, help="the node's realtime_priority (SCHED_FIFO; 0 = normal)")
     args = ap.parse_args()
     input_costs()
     if args.costs_only:
         return
-    print(f"control loop under a hostile stream, {args.seconds:g} s per row (loadavg {os.getloadavg()[0]:.1f})")
-    base = Row(False, args.huge_every).run(args.seconds)
+    print(f"control loop under a hostile stream, {args.seconds:g} s per row, realtime_priority {args.rt} "
+          f"(loadavg {os.getloadavg()[0]:.1f})")
+    base = Row(False, args.huge_every, rt=args.rt).run(args.seconds)
     print(fmt("baseline", base), flush=True)
-    row = Row(True, args.huge_every)
+    row = Row(True, args.huge_every, rt=args.rt)
     hostile = row.run(args.seconds)
     print(fmt("hostile", hostile))
     print(f"  sent in the hostile row: {row.sent}")
     if args.breakdown:
         for part in ("odom", "huge", "flood", "depth"):
-            print(fmt(part, Row(True, args.huge_every, (part,)).run(args.seconds)), flush=True)
+            print(fmt(part, Row(True, args.huge_every, (part,), rt=args.rt).run(args.seconds)), flush=True)
     if base.get("n") and hostile.get("n"):
         print(f"  ratio hostile/baseline: p99 {hostile['p99'] / base['p99']:.2f}x, "
               f"worst gap {hostile['max'] / base['max']:.2f}x")

@@ -21,6 +21,7 @@ import contextlib
 import math
 import struct
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -175,13 +176,26 @@ class ObstacleSource:
         self.projector: DepthProjector | None = None
         self.memory = ObstacleMemory(cfg.memory, self.roi) if cfg.memory.enabled and kind == "depth" else None
         self._cloud_rt = base_from_optical(cfg.depth)
-        self._pose: Pose2D | None = None
+        # Recent (stamp, pose) pairs: a frame is placed with the newest pose stamped strictly
+        # before it. In lock-step that pose is the previous tick's, which has always arrived, so
+        # the memory never depends on whether this tick's odometry or depth came first.
+        self._poses: deque[tuple[float, Pose2D]] = deque(maxlen=256)
+        self._poses_lock = threading.Lock()
         self._last = np.zeros((0, 3), dtype=np.float32)  # the last reading's points, for blind frames
         self.blind_frames = 0
 
     def odometry(self, odom: Odometry) -> None:
         """The robot's latest pose (moves the remembered points)."""
-        self._pose = odom.pose
+        with self._poses_lock:
+            self._poses.append((odom.stamp, odom.pose))
+
+    def pose_before(self, stamp: float) -> Pose2D | None:
+        """The newest pose stamped strictly before ``stamp`` (None when there is none)."""
+        with self._poses_lock:
+            for t, pose in reversed(self._poses):
+                if t < stamp:
+                    return pose
+        return None
 
     def camera_info(self, msg: Any) -> None:
         """Build (or keep) the projector for this camera_info; raises ConversionError/ValueError."""
@@ -204,7 +218,7 @@ class ObstacleSource:
             valid = float(np.count_nonzero(sub > 0.0)) / max(sub.size, 1)  # NaN compares false
         blind = valid < self.cfg.memory.blind_valid_fraction and len(self._last) > 0
         self.blind_frames += blind
-        pose = self._pose
+        pose = self.pose_before(stamp)
         if self.memory is not None and pose is not None:
             remembered = self.memory.remembered_base(pose)
             row, col, inside = projector.pixels(remembered)
@@ -337,7 +351,11 @@ class ControlInputs:
     # ---- inputs --------------------------------------------------------------------------
     def odometry(self, msg: Any, clock_now: float) -> None:
         """A nav_msgs/Odometry."""
-        odom = odometry_from(msg, self.core.cfg.inputs)
+        try:
+            odom = odometry_from(msg, self.core.cfg.inputs)
+        except InputRejectedError:
+            self.pacing.received(ODOM_TOPIC, _stamp(msg.header.stamp))  # refused: no tick waits for it
+            raise
         now = self.pacing.time_of(odom.stamp, clock_now)
         with self.lock:
             self.core.on_odom(odom, now)
