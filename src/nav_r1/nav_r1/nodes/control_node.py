@@ -32,7 +32,6 @@ a busy sensing thread cannot hold the timer for 5 ms.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
@@ -355,8 +354,15 @@ class ControlNode(Node):
     # ---- helpers ------------------------------------------------------------------------
     def _spin_sensing(self) -> None:
         self._sensing_group.bind()
-        with contextlib.suppress(ExternalShutdownException):
-            self._sensing_exec.spin()
+        while True:
+            try:
+                self._sensing_exec.spin()  # returns once the executor is shut down
+                return
+            except ExternalShutdownException:
+                return
+            except Exception as exc:  # a sensing callback bug must not silence obstacles and plans for good
+                self.get_logger().error(f"sensing callback failed: {type(exc).__name__}: {exc}",
+                                        throttle_duration_sec=5.0)
 
     def close(self) -> None:
         """Stop the sensing thread (run_node calls this before destroying the node)."""
