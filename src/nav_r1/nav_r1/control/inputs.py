@@ -163,8 +163,8 @@ class ObstacleSource:
     band, obstacle memory, blind frames) or ``pointcloud`` (``cloud_frame`` ``camera_optical`` uses
     ``depth.base_T_camera``; the core applies the height band; no memory: a cloud carries no
     per-pixel "seen" information). The staleness rule is the core's ``timeouts.obstacles_s``
-    (``timeout_s`` here). One thread feeds a source; :meth:`odometry` may come from another
-    (it only swaps one reference).
+    (``timeout_s`` here). One thread feeds a source its frames and owns the memory;
+    :meth:`odometry` may come from another (the pose history has its own lock).
     """
 
     def __init__(self, cfg: ControlConfig, kind: str = "depth", cloud_frame: str = "camera_optical") -> None:
