@@ -62,14 +62,14 @@ def robot_params_file(robot: str) -> str:
 
 
 def _control_sections(files: list[str], namespace: str) -> dict[str, Any]:
-    """The control node's ``depth``, ``zones`` and ``realtime_priority`` as the files set them (later wins).
+    """The control node's ``depth``, ``zones``, ``memory``, ``inputs`` and ``realtime_priority`` as the files set them.
 
     The sections that apply to ``<namespace>/control_node`` count, as rcl would apply them.
     """
     out: dict[str, Any] = {}
     for f in files:
         for params in node_parameters(read_param_file(f), "control_node", namespace):
-            for name in ("depth", "zones"):
+            for name in ("depth", "zones", "memory", "inputs"):
                 if isinstance(params.get(name), dict):
                     out[name] = _merge(out.get(name, {}), params[name])
             if "realtime_priority" in params:
