@@ -219,11 +219,22 @@ def private_domain_env() -> dict[str, str]:
     return env
 
 
+#: How long the monitor may still take to see the last episode once the simulator has finished [s].
+_FINISH_GRACE_S = 10.0
+
+
 def _wait(graph: Any, monitor: _Monitor, timeout_s: float, started: float) -> None:
+    sim = {p.spec.name for p in graph.processes if p.spec.role == "sim"}
     while not monitor.done.is_set():
         dead = graph.dead()
         if dead:
             name, rc = dead[0]
+            if name in sim and rc == 0:
+                # The simulator ends itself after its last episode (results_file holds every
+                # episode, checked by the caller); its last sim/episode message may still be on
+                # its way to the monitor.
+                monitor.done.wait(_FINISH_GRACE_S)
+                return
             raise MainJobError(f"node '{name}' exited with code {rc}:\n{graph.tail(name)}")
         if time.monotonic() - started > timeout_s:
             raise MainJobError(f"the run did not finish within {timeout_s:.0f} s")

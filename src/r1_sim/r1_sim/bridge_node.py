@@ -25,6 +25,7 @@ from typing import Any
 import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
@@ -317,6 +318,9 @@ class BridgeNode(Node):
                 f"sim {result['sim_time_s']:.1f}s wall {result['wall_time_s']:.1f}s collisions {result['collisions']}"
             )
         self.episode_pub.publish(String(data=json.dumps({"done": True, "episodes": len(self.episodes)})))
+        # Returning ends the process: let reliable subscribers (the main job's monitor, a recorder)
+        # have the last results first.
+        self.episode_pub.wait_for_all_acked(Duration(seconds=2.0))
         if not self.cfg.exit_when_done:
             while rclpy.ok(context=self.context):
                 time.sleep(0.1)
