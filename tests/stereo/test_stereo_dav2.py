@@ -204,3 +204,21 @@ def test_node_backend_factory_builds_the_dav2_backend(model, tmp_path):
     backend = make_backend(StereoNodeConfig(backend="learned", weights=str(base), adapters=str(adapters),
                                             device="cpu", iters=2))
     assert isinstance(backend, LearnedBackend) and backend.model.arch == "dav2" and backend.iters == 2
+
+
+def test_gpu_bench_script_runs_tiny_on_cpu(capsys):
+    """bench/bench_stereo_gpu.py's CPU path (the GPU path is the same code with --device cuda)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "bench_stereo_gpu.py"
+    spec = importlib.util.spec_from_file_location("bench_stereo_gpu", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--device", "cpu", "--encoders", "tiny", "--dtype", "fp32", "--size", "28", "42",
+                       "--iters", "1", "--seconds", "0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "| SGBM 3-way (CPU, baseline) |" in out and "| dav2 tiny | fp32 |" in out
+    with pytest.raises(SystemExit):
+        bench.main(["--device", "cpu", "--dtype", "fp64"])
