@@ -27,6 +27,7 @@ from stereo_adapter.learned import (
     StereoNet,
     WeightsError,
     gate_penalty,
+    is_lora_key,
     load_adapters,
     load_model,
     resolve_device,
@@ -48,10 +49,12 @@ def adapt_lora(
     seed: int = 0,
     weights: SelfSupWeights | None = None,
     progress: bool = False,
+    refine_lr_scale: float = 0.1,
 ) -> list[dict[str, float]]:
     """Train only the adapters on unlabelled ``pairs``; returns each step's loss terms.
 
     'compact' trains its LoRA tensors; 'dav2' its PEFT LoRA, rank gates and stereo refinement.
+    The refinement is already trained (LoRA starts at zero), so it moves at ``lr · refine_lr_scale``.
     """
     if not pairs:
         raise ValueError("no stereo pairs to adapt on")
@@ -63,7 +66,10 @@ def adapt_lora(
     rng = np.random.default_rng(seed)
     device = next(model.parameters()).device
     params = train_only_adapters(model)
-    opt = torch.optim.Adam(params, lr=lr)
+    lora = [p for n, p in model.named_parameters() if p.requires_grad and is_lora_key(n)]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and not is_lora_key(n)]
+    groups = [{"params": lora, "lr": lr}] + ([{"params": rest, "lr": lr * refine_lr_scale}] if rest else [])
+    opt = torch.optim.Adam(groups, lr=lr)
     left_all = torch.from_numpy(stack_rgb([p[0] for p in pairs]))
     right_all = torch.from_numpy(stack_rgb([p[1] for p in pairs]))
     # Dropout-free networks: train() only matters for which refinement outputs come back.
@@ -152,7 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--plot", type=Path, default=None, help="loss curve image (default: next to --out)")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=2e-3, help="learning rate of the LoRA tensors and gates")
+    ap.add_argument("--refine-lr-scale", type=float, default=0.1,
+                    help="dav2: the stereo refinement's learning rate as a fraction of --lr")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
@@ -174,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stereo-adapt: {exc}", file=sys.stderr)
         return 2
     print(f"adapting on {len(pairs)} pairs of {pairs[0][0].shape[1]}x{pairs[0][0].shape[0]}", file=sys.stderr)
-    history = adapt_lora(model, pairs, args.steps, args.batch, args.lr, args.seed, progress=True)
+    history = adapt_lora(model, pairs, args.steps, args.batch, args.lr, args.seed, progress=True,
+                         refine_lr_scale=args.refine_lr_scale)
     save_adapters(model, args.out)
     plot = plot_history(history, args.plot or args.out.with_suffix(".loss.png"))
     first = np.mean([h["total"] for h in history[: max(1, len(history) // 10)]])

@@ -170,7 +170,11 @@ def rank_gates(model: nn.Module) -> list[torch.Tensor]:
 
 def fit_scale_shift(mono: torch.Tensor, target: torch.Tensor,
                     weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per image (s, t) minimising Σ w·(s·mono + t − target)²; s ≥ 0 (else a median ratio, t = 0). Bx1x1x1 each."""
+    """Per image (s, t) minimising Σ w·(s·mono + t − target)², Bx1x1x1 each.
+
+    Fallbacks: an inverted fit (s ≤ 0, e.g. random weights) becomes a pure median-ratio scale; a
+    flat prior (a dead ReLU head gives all zeros) becomes s = 0, t = the weighted mean target.
+    """
     m, d, w = (x.flatten(1).to(torch.float32) for x in (mono, target, weight))
     sw = w.sum(1).clamp_min(1e-6)
     mm, md = (w * m).sum(1) / sw, (w * d).sum(1) / sw
@@ -178,11 +182,11 @@ def fit_scale_shift(mono: torch.Tensor, target: torch.Tensor,
     cov = (w * (m - mm[:, None]) * (d - md[:, None])).sum(1) / sw
     s = cov / var.clamp_min(1e-8)
     t = md - s * mm
-    # A degenerate or inverted fit (flat prior, random weights) falls back to a pure scale.
     ratio = (d.median(1).values / m.median(1).values.clamp_min(1e-6)).clamp_min(0.0)
-    bad = (s <= 0) | (var < 1e-8) | ~torch.isfinite(s) | ~torch.isfinite(t)
-    s = torch.where(bad, ratio, s)
-    t = torch.where(bad, torch.zeros_like(t), t)
+    inverted = (s <= 0) | ~torch.isfinite(s) | ~torch.isfinite(t)
+    s, t = torch.where(inverted, ratio, s), torch.where(inverted, torch.zeros_like(t), t)
+    flat = var < 1e-8
+    s, t = torch.where(flat, torch.zeros_like(s), s), torch.where(flat, md, t)
     return s.view(-1, 1, 1, 1).to(mono.dtype), t.view(-1, 1, 1, 1).to(mono.dtype)
 
 
@@ -199,6 +203,29 @@ def winner_take_all(f1: torch.Tensor, f2: torch.Tensor, max_disp: int) -> tuple[
     return disp[:, None], peak[:, None].to(f1.dtype)
 
 
+class MatchFeatures(nn.Module):
+    """Matching features: Depth Anything's fused neck features plus a small conv stem on the image.
+
+    The ViT sees 14-pixel patches, too coarse alone for sub-patch correspondence (RAFT-Stereo
+    has its own CNN feature encoder for that reason); the stem gives the fine detail, the
+    foundation features the semantics. Bx64xhxw at the refinement grid.
+    """
+
+    def __init__(self, feat_dim: int, stride: int, stem_dim: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        ch = 3
+        for _ in range(stride.bit_length() - 1):
+            layers += [nn.Conv2d(ch, stem_dim, 3, stride=2, padding=1), nn.ReLU()]
+            ch = stem_dim
+        self.stem = nn.Sequential(*layers)
+        self.fuse = nn.Sequential(nn.Conv2d(stem_dim + feat_dim, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 1))
+
+    def forward(self, images: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+        """``images``: normalised, padded to the grid times the stride; ``feats`` at the grid."""
+        return self.fuse(torch.cat([self.stem(images), feats], 1))
+
+
 class DAv2StereoNet(nn.Module):
     """LoRA-adapted Depth Anything V2 + mono-initialised ConvGRU refinement; full-resolution disparities."""
 
@@ -211,7 +238,7 @@ class DAv2StereoNet(nn.Module):
         c = self.cfg
         self.depth_anything = depth_anything or DepthAnythingForDepthEstimation(c.depth_anything_config())
         feat = int(self.depth_anything.config.fusion_hidden_size)
-        self.fnet = nn.Sequential(nn.Conv2d(feat, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 1))
+        self.fnet = MatchFeatures(feat, c.stride)
         self.cnet = nn.Conv2d(feat, 2 * c.hidden_dim, 3, padding=1)
         self.update = UpdateBlock(c.hidden_dim, c.corr_levels, c.corr_radius, c.stride)
         self.pixel_mean: torch.Tensor
@@ -263,13 +290,15 @@ class DAv2StereoNet(nn.Module):
         s = c.stride
         h, w = left.shape[-2:]
         gh, gw = -(-h // s), -(-w // s)
-        feats, rel = self.encode(torch.cat([left, right], 0))
+        pair = torch.cat([left, right], 0)
+        feats, rel = self.encode(pair)
         feats = F.interpolate(feats, size=(gh, gw), mode="bilinear", align_corners=False)
-        fl, fr = feats.chunk(2, 0)
+        fl = feats[: left.shape[0]]
         mono_rel = F.interpolate(rel.chunk(2, 0)[0], size=(gh, gw), mode="bilinear", align_corners=False)
         hidden, ctx = self.cnet(fl).chunk(2, 1)
         hidden, ctx = torch.tanh(hidden), torch.relu(ctx)
-        gl, gr = self.fnet(fl), self.fnet(fr)
+        padded = F.pad((pair - self.pixel_mean) / self.pixel_std, (0, gw * s - w, 0, gh * s - h), mode="replicate")
+        gl, gr = self.fnet(padded, feats).chunk(2, 0)
         pyramid = correlation_pyramid(gl, gr, c.corr_levels)
         max_coarse = c.max_disp / s
         with torch.no_grad():

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     rows[f"{model.arch} base / clean"] = evaluate_backend(LearnedBackend(model), test_clean)
     rows[f"{model.arch} base / underwater"] = evaluate_backend(LearnedBackend(model), test_uw)
     history = adapt_lora(model, [(s.left, s.right) for s in adapt_uw], args.adapt_steps, 4, args.lr,
-                         args.seed, progress=True)
+                         args.seed, progress=True, refine_lr_scale=args.refine_lr_scale)
     save_adapters(model, out_dir / "adapters_underwater.safetensors")
     plot_history(history, out_dir / "adaptation_loss.png")
     rows[f"{model.arch} adapted / clean"] = evaluate_backend(LearnedBackend(model), test_clean)
@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     result: dict[str, object] = {
         "model": model.arch, "config": model.cfg.to_json(), "source": source, "size": list(size),
         "test_pairs": len(test_clean), "adapt_pairs": len(adapt_uw),
-        "seed": args.seed, "preset": args.preset, "adapt_steps": args.adapt_steps, "rows": rows,
+        "seed": args.seed, "preset": args.preset, "adapt_steps": args.adapt_steps, "lr": args.lr,
+        "refine_lr_scale": args.refine_lr_scale, "rows": rows,
     }
     (out_dir / "results.json").write_text(json.dumps(result, indent=2))
     return result
@@ -121,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--train-pairs", type=int, default=64, help="clean pre-training pairs per source")
     ap.add_argument("--pretrain-steps", type=int, default=800, help="0 keeps the fresh (random) base weights")
     ap.add_argument("--adapt-steps", type=int, default=150)
-    ap.add_argument("--lr", type=float, default=1e-3, help="adaptation learning rate")
+    ap.add_argument("--lr", type=float, default=1e-3, help="adaptation learning rate (LoRA and gates)")
+    ap.add_argument("--refine-lr-scale", type=float, default=0.1, help="dav2: refinement lr as a fraction of --lr")
     ap.add_argument("--preset", default="coastal")
     ap.add_argument("--source", choices=("auto", "sim", "analytic"), default="auto")
     ap.add_argument("--tiny", action="store_true", help="tiny architecture (fast, for smoke runs)")
