@@ -145,7 +145,8 @@ def test_adaptation_steps_reduce_the_self_supervised_loss_and_move_the_gates(mod
     gates_before = torch.cat(rank_gates(model)).detach().clone()
     frozen_before = {k: v.clone() for k, v in model.state_dict().items() if not model.is_adapter_param(k)}
     before = loss()
-    history = adapt_lora(model, unlabelled, steps=16, batch=4, lr=1e-3, seed=0)
+    # The whole adaptable set at one learning rate (the default slows the refinement to 0.1x).
+    history = adapt_lora(model, unlabelled, steps=16, batch=4, lr=1e-3, seed=0, refine_lr_scale=1.0)
     after = loss()
     assert len(history) == 16 and all(np.isfinite(h["total"]) for h in history)
     assert after < before, (before, after)
@@ -155,6 +156,12 @@ def test_adaptation_steps_reduce_the_self_supervised_loss_and_move_the_gates(mod
     state = model.state_dict()
     assert all(torch.equal(v, state[k]) for k, v in frozen_before.items())  # the encoder did not move
     assert not any(p.requires_grad for p in model.parameters())
+    # LoRA-only adaptation leaves the refinement exactly as it was.
+    refinement = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("update.")}
+    adapt_lora(model, unlabelled, steps=2, batch=2, lr=1e-3, seed=0, refine_lr_scale=0.0)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in refinement.items())
+    with pytest.raises(ValueError, match="refine_lr_scale"):
+        adapt_lora(model, unlabelled, steps=1, refine_lr_scale=-1.0)
 
 
 def test_save_load_adapters_and_backend(model, pairs, tmp_path):

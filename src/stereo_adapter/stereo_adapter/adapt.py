@@ -65,9 +65,15 @@ def adapt_lora(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     device = next(model.parameters()).device
+    if refine_lr_scale < 0:
+        raise ValueError(f"refine_lr_scale must be >= 0, got {refine_lr_scale}")
     params = train_only_adapters(model)
     lora = [p for n, p in model.named_parameters() if p.requires_grad and is_lora_key(n)]
     rest = [p for n, p in model.named_parameters() if p.requires_grad and not is_lora_key(n)]
+    if refine_lr_scale == 0:  # LoRA and gates only: the refinement keeps its pre-trained weights
+        for p in rest:
+            p.requires_grad_(False)
+        params, rest = lora, []
     groups = [{"params": lora, "lr": lr}] + ([{"params": rest, "lr": lr * refine_lr_scale}] if rest else [])
     opt = torch.optim.Adam(groups, lr=lr)
     left_all = torch.from_numpy(stack_rgb([p[0] for p in pairs]))
