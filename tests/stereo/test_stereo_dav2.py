@@ -239,3 +239,21 @@ def test_gpu_bench_script_runs_tiny_on_cpu(capsys):
     assert "| SGBM 3-way (CPU, baseline) |" in out and "| dav2 tiny | fp32 |" in out
     with pytest.raises(SystemExit):
         bench.main(["--device", "cpu", "--dtype", "fp64"])
+
+
+def test_eval_table_has_sgbm_base_and_adapted_with_every_metric(tmp_path, capsys):
+    import json
+
+    from stereo_adapter.evaluate import main as eval_main
+    from stereo_adapter.metrics import METRIC_NAMES
+
+    assert eval_main(["--model", "dav2", "--tiny", "--size", "32", "48", "--pairs", "2", "--adapt-pairs", "2",
+                      "--train-pairs", "2", "--pretrain-steps", "1", "--adapt-steps", "1", "--source", "analytic",
+                      "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("| method |"))
+    assert all(f" {m} " in header for m in METRIC_NAMES)
+    rows = [line.split(" | ")[0][2:] for line in lines if line.startswith("| ") and "---" not in line][1:]
+    assert rows == [f"{m} / {d}" for m in ("SGBM", "dav2 base", "dav2 adapted") for d in ("clean", "underwater")]
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert result["model"] == "dav2" and (tmp_path / "adapters_underwater.safetensors").is_file()

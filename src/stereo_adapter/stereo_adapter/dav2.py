@@ -122,7 +122,11 @@ class DAv2Config:
 
 
 class GatedLoraA(nn.Linear):
-    """PEFT's ``lora_A`` projection followed by a learned gate per rank component: σ(g) ⊙ A x."""
+    """PEFT's ``lora_A`` projection followed by a learned gate per rank component: σ(g) ⊙ A x.
+
+    Only the forward pass knows the gates: PEFT's ``merge_adapter`` would ignore them, so the
+    adapters are kept unmerged (as the benchmarks time them).
+    """
 
     def __init__(self, base: nn.Linear, gate_init: float) -> None:
         super().__init__(base.in_features, base.out_features, bias=base.bias is not None,
