@@ -14,11 +14,8 @@ from stereo_adapter.dav2 import (
     LORA_TARGETS,
     DAv2Config,
     DAv2StereoNet,
-    GatedLoraA,
     encoder_config,
     fit_scale_shift,
-    rank_gates,
-    set_adapters_enabled,
     winner_take_all,
 )
 from stereo_adapter.io import save_pairs_folder
@@ -32,6 +29,7 @@ from stereo_adapter.learned import (
     save_base,
     train_only_adapters,
 )
+from stereo_adapter.lora import GatedLoraA, rank_gates, set_adapters_enabled
 from stereo_adapter.losses import self_supervised_loss
 from stereo_adapter.pretrain import batch_tensors, tiny_dav2_config
 

@@ -27,7 +27,6 @@ from stereo_adapter.learned import (
     StereoNet,
     WeightsError,
     gate_penalty,
-    is_lora_key,
     load_adapters,
     load_model,
     resolve_device,
@@ -35,6 +34,7 @@ from stereo_adapter.learned import (
     save_base,
     train_only_adapters,
 )
+from stereo_adapter.lora import is_lora_key
 from stereo_adapter.losses import SelfSupWeights, self_supervised_loss
 
 Pair = tuple[NDArray[np.uint8], NDArray[np.uint8]]

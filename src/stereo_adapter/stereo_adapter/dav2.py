@@ -24,11 +24,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812
-from peft import LoraConfig, inject_adapter_in_model
-from peft.tuners.lora import LoraLayer
 from torch import nn
 from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation
 
+from stereo_adapter.lora import add_lora
 from stereo_adapter.model import UpdateBlock, correlation_pyramid, refine
 
 #: transformers' Dinov2 names for StereoAdapter's qkv / proj / fc1 / fc2 targets.
@@ -121,57 +120,6 @@ class DAv2Config:
         return cls(**json.loads(text))
 
 
-class GatedLoraA(nn.Linear):
-    """PEFT's ``lora_A`` projection followed by a learned gate per rank component: σ(g) ⊙ A x.
-
-    Only the forward pass knows the gates: PEFT's ``merge_adapter`` would ignore them, so the
-    adapters are kept unmerged (as the benchmarks time them).
-    """
-
-    def __init__(self, base: nn.Linear, gate_init: float) -> None:
-        super().__init__(base.in_features, base.out_features, bias=base.bias is not None,
-                         device=base.weight.device, dtype=base.weight.dtype)
-        with torch.no_grad():
-            self.weight.copy_(base.weight)
-            if base.bias is not None and self.bias is not None:
-                self.bias.copy_(base.bias)
-        self.rank_gate = nn.Parameter(torch.full((base.out_features,), float(gate_init), device=base.weight.device))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Low-rank projection, each rank scaled by its gate."""
-        return F.linear(x, self.weight, self.bias) * torch.sigmoid(self.rank_gate).to(x.dtype)
-
-
-def add_lora(model: nn.Module, rank: int, alpha: int, gate_init: float) -> list[str]:
-    """PEFT LoRA on the Dinov2 backbone's attention/MLP projections, rank gates on top; wrapped names."""
-    pattern = r".*backbone\..*\.(" + "|".join(LORA_TARGETS) + r")$"
-    cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, bias="none", target_modules=pattern)
-    inject_adapter_in_model(cfg, model)
-    wrapped = []
-    for name, module in model.named_modules():
-        if isinstance(module, LoraLayer):
-            for key in list(module.lora_A.keys()):
-                lora_a = module.lora_A[key]
-                assert isinstance(lora_a, nn.Linear)
-                module.lora_A[key] = GatedLoraA(lora_a, gate_init)
-            wrapped.append(name)
-    if not wrapped:
-        raise ValueError(f"no backbone layers named {LORA_TARGETS} to adapt")
-    return wrapped
-
-
-def set_adapters_enabled(model: nn.Module, enabled: bool) -> None:
-    """Switch every PEFT adapter on or off (off = the base encoder exactly)."""
-    for m in model.modules():
-        if isinstance(m, LoraLayer):
-            m.enable_adapters(enabled)
-
-
-def rank_gates(model: nn.Module) -> list[torch.Tensor]:
-    """σ(g) of every gated adapter (one vector of ``rank`` entries each)."""
-    return [torch.sigmoid(m.rank_gate) for m in model.modules() if isinstance(m, GatedLoraA)]
-
-
 def fit_scale_shift(mono: torch.Tensor, target: torch.Tensor,
                     weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per image (s, t) minimising Σ w·(s·mono + t − target)², Bx1x1x1 each.
@@ -249,7 +197,8 @@ class DAv2StereoNet(nn.Module):
         self.pixel_std: torch.Tensor
         self.register_buffer("pixel_mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.lora_layers = add_lora(self.depth_anything, c.lora_rank, c.lora_alpha, c.gate_init) if with_lora else []
+        self.lora_layers = (add_lora(self.depth_anything, LORA_TARGETS, c.lora_rank, c.lora_alpha, c.gate_init,
+                                     within="backbone") if with_lora else [])
 
     @classmethod
     def from_released(cls, path: str | Path, cfg: DAv2Config | None = None) -> DAv2StereoNet:

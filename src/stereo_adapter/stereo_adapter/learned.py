@@ -8,6 +8,7 @@ what self-supervised adaptation trains (``model.is_adapter_param``).
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -19,8 +20,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from stereo_adapter.backends import DisparityResult, StereoCalib, check_pair, to_rgb
-from stereo_adapter.dav2 import DAv2Config, DAv2StereoNet, rank_gates
-from stereo_adapter.lora import gate_l1
+from stereo_adapter.dav2 import DAv2Config, DAv2StereoNet
+from stereo_adapter.lora import gate_l1, is_lora_key
 from stereo_adapter.model import ModelConfig, StereoAdapterNet
 
 
@@ -41,11 +42,6 @@ def build_model(cfg: NetConfig) -> StereoNet:
     return StereoAdapterNet(cfg)
 
 
-def is_lora_key(name: str) -> bool:
-    """Whether a state-dict key is a LoRA tensor of either architecture (``lora_a``, ``lora_A.default``...)."""
-    return any(part.startswith("lora_") for part in name.split("."))
-
-
 def base_state_dict(model: StereoNet) -> dict[str, torch.Tensor]:
     """Everything but the LoRA tensors (what a base file holds)."""
     return {k: v.detach().clone() for k, v in model.state_dict().items() if not is_lora_key(k)}
@@ -53,10 +49,7 @@ def base_state_dict(model: StereoNet) -> dict[str, torch.Tensor]:
 
 def gate_penalty(model: StereoNet) -> torch.Tensor:
     """Mean open-ness σ(g) of all rank gates (an L1 sparsity penalty on the adapters' rank)."""
-    if isinstance(model, StereoAdapterNet):
-        return gate_l1(model)
-    gates = rank_gates(model)
-    return torch.cat(gates).mean() if gates else torch.zeros(())
+    return gate_l1(model)
 
 
 def adapter_state_dict(model: StereoNet) -> dict[str, torch.Tensor]:
@@ -108,8 +101,11 @@ def _read(path: str | Path, kind: str) -> tuple[dict[str, torch.Tensor], NetConf
         raise WeightsError(f"cannot read {kind} file {p}: {exc}") from exc
     if meta.get("kind") != kind:
         raise WeightsError(f"{p} holds '{meta.get('kind')}' weights, expected '{kind}'")
-    # Files from before the 'dav2' architecture carry no 'arch' entry: they are compact.
+    # Files from before the 'dav2' architecture carry no 'arch' entry: they are compact, with the
+    # hand-written LoRA's key names.
     arch = meta.get("arch", "compact")
+    if "arch" not in meta:
+        tensors = _legacy_compact_keys(tensors)
     if arch not in ARCHS:
         raise WeightsError(f"{p} is for architecture '{arch}'; this version knows {list(ARCHS)}")
     try:
@@ -117,6 +113,18 @@ def _read(path: str | Path, kind: str) -> tuple[dict[str, torch.Tensor], NetConf
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{p} has no valid model config in its metadata: {exc}") from exc
     return tensors, cfg
+
+
+def _legacy_compact_keys(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename the pre-PEFT compact network's keys (``X.base.*``, ``X.lora_a/b/gate``) to PEFT's."""
+    out = {}
+    for k, v in tensors.items():
+        k = re.sub(r"\.(qkv|proj|fc1|fc2)\.base\.", r".\1.base_layer.", k)
+        k = re.sub(r"\.lora_a$", ".lora_A.default.weight", k)
+        k = re.sub(r"\.lora_b$", ".lora_B.default.weight", k)
+        k = re.sub(r"\.lora_gate$", ".lora_A.default.rank_gate", k)
+        out[k] = v
+    return out
 
 
 def load_adapters(model: StereoNet, path: str | Path) -> None:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from stereo_adapter.lora import inject_lora, is_lora_name
+from stereo_adapter.lora import add_lora, is_lora_key
 
 _MEAN, _STD = 0.45, 0.225
 
@@ -243,7 +243,8 @@ class StereoAdapterNet(nn.Module):
         self.fnet = nn.Conv2d(c.embed_dim, 64, 1)
         self.cnet = nn.Conv2d(c.embed_dim, 2 * c.hidden_dim, 3, padding=1)
         self.update = UpdateBlock(c.hidden_dim, c.corr_levels, c.corr_radius, c.stride)
-        self.lora_layers = inject_lora(self.encoder, rank=c.lora_rank, alpha=c.lora_alpha) if with_lora else []
+        self.lora_layers = (add_lora(self.encoder, ("qkv", "proj", "fc1", "fc2"), c.lora_rank, c.lora_alpha)
+                            if with_lora else [])
 
     arch = "compact"
 
@@ -255,7 +256,7 @@ class StereoAdapterNet(nn.Module):
     @staticmethod
     def is_adapter_param(name: str) -> bool:
         """What self-supervised adaptation trains and saves here: the LoRA tensors only."""
-        return is_lora_name(name)
+        return is_lora_key(name)
 
     def forward(self, left: torch.Tensor, right: torch.Tensor,
                 iters: int | None = None) -> dict[str, torch.Tensor | list[torch.Tensor]]:

@@ -21,7 +21,8 @@ from tqdm import tqdm
 
 from stereo_adapter.data import StereoSample, simulator_dataset, stack_rgb, synth_dataset
 from stereo_adapter.dav2 import DAv2Config
-from stereo_adapter.learned import NetConfig, StereoNet, build_model, is_lora_key, save_base
+from stereo_adapter.learned import NetConfig, StereoNet, build_model, save_base
+from stereo_adapter.lora import is_lora_key
 from stereo_adapter.losses import sequence_loss
 from stereo_adapter.model import ModelConfig
 
