@@ -25,6 +25,21 @@ BASE = Path(__file__).parent / "data" / "tiny_base_48x64.safetensors"
 SIZE = (48, 64)
 
 
+def test_pre_peft_weights_file_loads_with_peft_key_names():
+    """The fixture predates PEFT (keys ``X.base.weight``); it loads into the PEFT-wrapped model."""
+    from safetensors import safe_open
+
+    with safe_open(str(BASE), framework="pt") as f:
+        legacy = set(f.keys())
+    assert any(".qkv.base.weight" in k for k in legacy)
+    model = load_model(BASE)
+    state = model.state_dict()
+    assert "encoder.blocks.0.attn.qkv.base_layer.weight" in state
+    with safe_open(str(BASE), framework="pt") as f:
+        torch.testing.assert_close(state["encoder.blocks.0.attn.qkv.base_layer.weight"],
+                                   f.get_tensor("encoder.blocks.0.attn.qkv.base.weight"))
+
+
 def test_adaptation_improves_abs_rel_on_underwater_pairs():
     torch.manual_seed(0)
     model = load_model(BASE)

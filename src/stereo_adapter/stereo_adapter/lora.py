@@ -52,7 +52,7 @@ def add_lora(model: nn.Module, targets: Iterable[str], rank: int, alpha: float, 
     if rank < 1:
         raise ValueError(f"LoRA rank must be at least 1, got {rank}")
     names = sorted(set(targets))
-    prefix = rf"(.*\.)?{within}\..*" if within else r"(.*\.)?"
+    prefix = rf"(.*\.)?{within}\.(.*\.)?" if within else r"(.*\.)?"
     pattern = prefix + r"(" + "|".join(names) + r")$"
     # PEFT types lora_alpha as int; a float keeps α/r exact for configs stored as floats.
     cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, bias="none",  # type: ignore[arg-type]
