@@ -5,6 +5,7 @@
     nav-r1 replay BAG --report DIR                               evaluate a recorded run
     nav-r1 record --output BAG [topics]                          record a live run
     nav-r1 params                                                the parameter tables (Markdown)
+    nav-r1 scene-data --out DIR / scene-eval --data DIR --reasoner expert --out DIR   3D scene tasks
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nav_r1.graph import LAUNCH_ARGUMENTS, build_graph, parse_arguments
+from nav_r1.scene.cli import SCENE_COMMANDS
 from r1_core.params import ParamError
 
 
@@ -103,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``nav-r1``."""
     args = list(sys.argv[1:] if argv is None else argv)
     _exit_on_sigterm()
-    commands = {"up": _up, "sim": _sim, "replay": _replay, "record": _record, "params": _params}
+    commands = {"up": _up, "sim": _sim, "replay": _replay, "record": _record, "params": _params, **SCENE_COMMANDS}
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if args else 2

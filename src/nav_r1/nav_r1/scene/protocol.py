@@ -4,7 +4,8 @@
 carries :meth:`Answer.to_json`. A model reply is ``<think>…</think><answer>…</answer>`` (the tag
 grammar of :func:`nav_r1.parse.parse_response`); the answer block is either prose or a JSON object
 ``{"answer": "...", "objects": [{"label": "chair", "view": 3, "box_2d": [x0, y0, x1, y1]} |
-{"label": "chair", "box_3d": {"center": [...], "size": [...]}}]}``. A malformed box makes the parse
+{"label": "chair", "box_3d": {"center": [...], "size": [...]}}]}`` (each object may add a
+``caption``, as dense captioning does). A malformed box makes the parse
 fail with ``malformed_box:`` — the answer then says so instead of carrying a made-up box.
 """
 
@@ -179,6 +180,7 @@ class ReplyObject:
     view_id: int | None = None
     box_2d: tuple[float, float, float, float] | None = None
     box_3d: Box3D | None = None
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -195,12 +197,12 @@ class ParsedReply:
 def _reply_object(d: Any, i: int, image_size: tuple[int, int] | None) -> ReplyObject:
     if not isinstance(d, dict):
         raise ProtocolError(f"malformed_box: objects[{i}] must be an object")
-    label = d.get("label", "")
-    if not isinstance(label, str):
-        raise ProtocolError(f"malformed_box: objects[{i}].label must be a string")
+    label, text = d.get("label", ""), d.get("caption", "")
+    if not isinstance(label, str) or not isinstance(text, str):
+        raise ProtocolError(f"malformed_box: objects[{i}].label and .caption must be strings")
     if "box_3d" in d:
         try:
-            return ReplyObject(label, None, None, Box3D.from_dict(d["box_3d"], f"objects[{i}].box_3d"))
+            return ReplyObject(label, None, None, Box3D.from_dict(d["box_3d"], f"objects[{i}].box_3d"), text)
         except BoxError as exc:
             raise ProtocolError(f"malformed_box: {exc}") from exc
     if "box_2d" not in d:
@@ -212,7 +214,7 @@ def _reply_object(d: Any, i: int, image_size: tuple[int, int] | None) -> ReplyOb
     checked = check_box_2d(d["box_2d"], w, h)
     if isinstance(checked, str):
         raise ProtocolError(checked.replace("malformed_box:", f"malformed_box: objects[{i}].box_2d:", 1))
-    return ReplyObject(label, view, checked, None)
+    return ReplyObject(label, view, checked, None, text)
 
 
 def parse_scene_reply(text: Any, image_size: tuple[int, int] | None = None) -> ParsedReply:
