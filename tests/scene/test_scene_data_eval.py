@@ -120,3 +120,16 @@ def test_cli_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["scene-data", "--out", str(tmp_path / "e"), "--scenes", "1"]) == 2
     assert "scenes" in capsys.readouterr().err
     assert main(["scene-eval", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "r2")]) == 2
+
+
+def test_scene_eval_with_a_model_backend(dataset: Path, tmp_path: Path) -> None:
+    replies = tmp_path / "replies.txt"
+    replies.write_text("<think>I count what I see.</think><answer>1</answer>\n")
+    assert main(["scene-eval", "--data", str(dataset), "--reasoner", "model", "--backend", f"scripted:{replies}",
+                 "--out", str(tmp_path / "r"), "--pictures", "1"]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    qa = report["tasks"]["qa"]
+    assert report["reasoner"] == "scripted:replies.txt" and 0.0 < qa["em"] < 1.0
+    assert qa["em_by_type"]["count"] > 0  # "1" is right for unique labels
+    assert report["tasks"]["grounding"]["failures"]["grounding"]["no_box"] == report["tasks"]["grounding"]["n"]
+    assert main(["scene-eval", "--data", str(dataset), "--reasoner", "model", "--out", str(tmp_path / "x")]) == 2

@@ -2,6 +2,7 @@
 
     nav-r1 scene-data --out DIR [--scenes 12 --seed 0 ...]          generate the scene dataset
     nav-r1 scene-eval --data DIR --split test --reasoner expert|expert2d|blind --out DIR
+    nav-r1 scene-eval --data DIR --reasoner model --backend transformers:/models/3d-r1 --out DIR
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-REASONERS = ("expert", "expert2d", "blind")
+REASONERS = ("expert", "expert2d", "blind", "model")
 
 
 def scene_data_main(argv: Sequence[str]) -> int:
@@ -41,14 +42,18 @@ def scene_eval_main(argv: Sequence[str]) -> int:
     """Evaluate a reasoner on a split and write report.json/report.md and pictures."""
     from nav_r1.scene.data import read_rows
     from nav_r1.scene.evaluate import SceneStore, evaluate
-    from nav_r1.scene.reasoners import BlindReasoner, ExpertReasoner, SceneReasoner
+    from nav_r1.scene.reasoners import BlindReasoner, ExpertReasoner, SceneReasoner, VLMSceneReasoner
+    from r1_core.backends import make_backend
+    from r1_core.params import ParamError
 
     parser = argparse.ArgumentParser(prog="nav-r1 scene-eval", description="Evaluate a scene reasoner.")
     parser.add_argument("--data", type=Path, required=True, help="Dataset directory from nav-r1 scene-data")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--reasoner", default="expert", choices=REASONERS,
                         help="expert: labels (upper bound); expert2d: labels' 2D boxes lifted through depth; "
-                             "blind: majority answers of the train split")
+                             "blind: majority answers of the train split; model: --backend")
+    parser.add_argument("--backend", default="", help="With --reasoner model: an r1_core backend spec, "
+                        "e.g. transformers:DIR, openai:http://host:8000/v1#model, scripted:replies.txt")
     parser.add_argument("--out", type=Path, required=True, help="Report directory")
     parser.add_argument("--pictures", type=int, default=8, help="Grounding pictures to draw")
     parser.add_argument("--limit", type=int, default=None, help="Evaluate only the first N rows")
@@ -58,10 +63,14 @@ def scene_eval_main(argv: Sequence[str]) -> int:
         reasoner: SceneReasoner
         if ns.reasoner == "blind":
             reasoner = BlindReasoner(read_rows(ns.data, "train"))
+        elif ns.reasoner == "model":
+            if not ns.backend:
+                raise ValueError("--reasoner model needs --backend SPEC")
+            reasoner = VLMSceneReasoner(make_backend(ns.backend))
         else:
             reasoner = ExpertReasoner(store.scene, boxes_2d=ns.reasoner == "expert2d")
         report = evaluate(ns.data, ns.split, reasoner, ns.out, ns.pictures, ns.limit)
-    except (ValueError, OSError) as exc:
+    except (ParamError, ValueError, OSError) as exc:
         print(f"nav-r1 scene-eval: {exc}", file=sys.stderr)
         return 2
     t = report["tasks"]

@@ -45,6 +45,7 @@ class SceneStore:
         self.data = data
         self._scenes: dict[str, Scene] = {}
         self._memories: dict[str, tuple[SceneMemory, dict[int, int]]] = {}
+        self._rgb: dict[tuple[str, int], NDArray[np.uint8]] = {}
 
     def _dir(self, name: str) -> Path:
         path = self.data / "scenes" / name
@@ -59,11 +60,14 @@ class SceneStore:
         return self._scenes[name]
 
     def rgb(self, name: str, view: int) -> NDArray[np.uint8]:
-        """A saved view's colour image (H, W, 3) RGB."""
+        """A saved view's colour image (H, W, 3) RGB (cached)."""
+        if (name, view) in self._rgb:
+            return self._rgb[(name, view)]
         bgr = cv2.imread(str(self._dir(name) / "rgb" / f"{view:03d}.png"), cv2.IMREAD_COLOR)
         if bgr is None:
             raise ValueError(f"scene '{name}' has no view {view}")
-        return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+        self._rgb[(name, view)] = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+        return self._rgb[(name, view)]
 
     def memory(self, name: str) -> tuple[SceneMemory, dict[int, int]]:
         """A scene memory fed with every saved frame, and saved view index -> key view id."""
@@ -104,11 +108,12 @@ class _Tally:
 
 
 def _query(row: Mapping[str, Any], reasoner: SceneReasoner, question: str, history: tuple[Turn, ...],
-           privileged: Mapping[str, Any]) -> SceneQuery:
+           privileged: Mapping[str, Any], store: SceneStore) -> SceneQuery:
     info = privileged if getattr(reasoner, "privileged", False) else {
         "task": privileged.get("task"), "qtype": privileged.get("qtype")}
-    return SceneQuery(question, str(row["scene"]), tuple(row.get("views", ())), tuple(row.get("images", ())),
-                      history, info)
+    views = tuple(int(v) for v in row.get("views", ()))
+    return SceneQuery(question, str(row["scene"]), views, tuple(row.get("images", ())), history, info,
+                      tuple(store.rgb(str(row["scene"]), v) for v in views))
 
 
 def _ask(reasoner: SceneReasoner, query: SceneQuery, tally: _Tally, image_size: tuple[int, int]) -> ParsedReply:
@@ -182,7 +187,7 @@ def evaluate(data: Path, split: str, reasoner: SceneReasoner, out: Path, picture
             history: list[Turn] = []
             correct = []
             for turn in row.get("turns", []):
-                q = _query(row, reasoner, str(turn["question"]), tuple(history), {**turn, "task": "dialogue"})
+                q = _query(row, reasoner, str(turn["question"]), tuple(history), {**turn, "task": "dialogue"}, store)
                 parsed = _ask(reasoner, q, tally, size)
                 if not parsed.ok:
                     tally.failures["turns"][_failure_code(parsed.failure)] += 1
@@ -192,7 +197,7 @@ def evaluate(data: Path, split: str, reasoner: SceneReasoner, out: Path, picture
             tally.values["turn"] += correct
             tally.values["dialogue"].append(all(correct))
             continue
-        parsed = _ask(reasoner, _query(row, reasoner, str(row["question"]), (), row), tally, size)
+        parsed = _ask(reasoner, _query(row, reasoner, str(row["question"]), (), row, store), tally, size)
         if not parsed.ok:
             tally.failures["replies"][_failure_code(parsed.failure)] += 1
         if task == "qa":

@@ -13,9 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+from numpy.typing import NDArray
+
 from nav_r1.scene.procedural import object_box
 from nav_r1.scene.protocol import Turn
 from nav_r1.scene.tasks import ProgramError, caption, execute, find_object
+from r1_core.reasoner import ChatMessage, VLMBackend
 from r1_sim.scene import Scene
 
 
@@ -29,6 +33,11 @@ class SceneQuery:
     images: tuple[str, ...] = ()
     history: tuple[Turn, ...] = ()
     privileged: Mapping[str, Any] = field(default_factory=dict)
+    rgb: tuple[NDArray[np.uint8], ...] = ()  # the views' colour images, in ``view_ids`` order
+
+
+class SceneReasonerError(RuntimeError):
+    """A reasoner could not produce a reply (model server down, generation failed)."""
 
 
 class SceneReasoner(Protocol):
@@ -126,4 +135,49 @@ class BlindReasoner:
         return _reply("I answer without looking at the scene.", self._majority.get(f"{task}/{qtype}", "unknown"))
 
 
-__all__ = ["BlindReasoner", "ExpertReasoner", "SceneQuery", "SceneReasoner"]
+SYSTEM_PROMPT = (
+    "You are a robot's 3D scene assistant. You see numbered views of the scene around the robot. "
+    "Think step by step inside <think></think>, then answer inside <answer></answer>. For counting, "
+    "attributes and yes/no questions answer with a word or number. To point at objects, answer with JSON: "
+    '{"answer": "...", "objects": [{"label": "chair", "view": <view number>, "box_2d": [x0, y0, x1, y1]}]} '
+    "with the box in that view's pixels. For a task, answer with its steps separated by semicolons."
+)
+
+
+def scene_messages(query: SceneQuery) -> list[ChatMessage]:
+    """3D-R1-style chat: system prompt, earlier turns, then the views (labelled by id) and the question."""
+    if len(query.rgb) != len(query.view_ids):
+        raise ValueError(f"{len(query.rgb)} images for {len(query.view_ids)} view ids")
+    messages = [ChatMessage("system", (SYSTEM_PROMPT,))]
+    for turn in query.history:
+        messages += [ChatMessage("user", (turn.question,)), ChatMessage("assistant", (turn.answer,))]
+    content: list[str | NDArray[np.uint8]] = []
+    for vid, img in zip(query.view_ids, query.rgb, strict=True):
+        content += [f"View {vid}:", img]
+    content.append(f"Question: {query.question}")
+    messages.append(ChatMessage("user", tuple(content)))
+    return messages
+
+
+class VLMSceneReasoner:
+    """A model behind any r1_core VLM backend (local transformers, OpenAI-compatible server, scripted)."""
+
+    privileged = False
+
+    def __init__(self, backend: VLMBackend) -> None:
+        self._backend = backend
+        self.name = backend.name
+
+    def reset(self) -> None:
+        """The backend keeps no state; dialogue history comes with each query."""
+
+    def reply(self, query: SceneQuery) -> str:
+        """The model's text; :class:`SceneReasonerError` when the backend reports a failure."""
+        response = self._backend.generate(scene_messages(query))
+        if response.error is not None:
+            raise SceneReasonerError(response.error)
+        return response.text
+
+
+__all__ = ["SYSTEM_PROMPT", "BlindReasoner", "ExpertReasoner", "SceneQuery", "SceneReasoner", "SceneReasonerError",
+           "VLMSceneReasoner", "scene_messages"]
