@@ -13,7 +13,7 @@ TINY_WORLD = [
     RenderBox((2.0, -0.5, 0.0), (3.0, 0.5, 1.0), (0.9, 0.1, 0.1), 0),
     RenderBox((6.0, -5.0, 0.0), (6.1, 5.0, 2.5), (0.8, 0.8, 0.8)),
 ]
-CAM = CameraIntrinsics(80, 60, 50.0, 50.0, 39.5, 29.5)
+CAM = CameraIntrinsics(160, 120, 100.0, 100.0, 79.5, 59.5)
 
 
 def tiny_frame(eye: tuple[float, float, float] = (0.0, 0.0, 1.2), target: tuple[float, float, float] = (3.0, 0.0, 0.5),

@@ -59,10 +59,10 @@ def test_frames_without_pose_or_with_mismatched_camera_info_are_refused_and_chan
     memory = SceneMemory()
     no_pose = memory.add_frame(dataclasses.replace(frame, pose=None))
     assert not no_pose.accepted and no_pose.reason.startswith("no_pose:")
-    wrong = CameraIntrinsics(160, 120, 50.0, 50.0, 79.5, 59.5)
+    wrong = CameraIntrinsics(320, 240, 50.0, 50.0, 79.5, 59.5)
     mismatch = memory.add_frame(dataclasses.replace(frame, intrinsics=wrong))
     assert not mismatch.accepted and mismatch.reason.startswith("camera_info_mismatch:")
-    assert "80x60" in mismatch.reason and "160x120" in mismatch.reason
+    assert "160x120" in mismatch.reason and "320x240" in mismatch.reason
     skew = np.eye(4)
     skew[0, 1] = 0.5
     assert memory.add_frame(dataclasses.replace(frame, pose=skew)).reason.startswith("bad_pose:")
@@ -79,7 +79,7 @@ def test_camera_info_and_config_validation_name_the_field() -> None:
         CameraIntrinsics(0, 60, 50.0, 50.0, 1.0, 1.0)
     with pytest.raises(ValueError, match="focal"):
         CameraIntrinsics(80, 60, -1.0, 50.0, 1.0, 1.0)
-    k = CameraIntrinsics.from_matrix([50.0, 0, 39.5, 0, 50.0, 29.5, 0, 0, 1], 80, 60)
+    k = CameraIntrinsics.from_matrix([100.0, 0, 79.5, 0, 100.0, 59.5, 0, 0, 1], 160, 120)
     assert k == CAM
     with pytest.raises(ParamError, match="voxel_size_m"):
         MemoryConfig(voxel_size_m=0.0)

@@ -26,7 +26,7 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 pytestmark = pytest.mark.ros
 
 CUBE = Box3D((2.5, 0.0, 0.5), (1.0, 1.0, 1.0))
-PITCH = 0.5  # camera tilted down to see the cube's top
+PITCH = 0.6  # tilted down: the cube's top is seen at ~25 degrees (lift_box keeps surfaces above 20 whole)
 
 
 def test_scene_node_answers_grounds_and_refuses(tmp_path: Path) -> None:
@@ -42,11 +42,11 @@ def test_scene_node_answers_grounds_and_refuses(tmp_path: Path) -> None:
     from r1_core.ros.node_main import use_default_dds_profile
     from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
 
-    # The robot stands at x = -0.5 facing +x; the camera is 2 m up, pitched down.
+    # The robot stands at x = -0.5 facing +x; the camera is 2.5 m up, pitched down.
     base_x = -0.5
     pose = np.eye(4)
     pose[0, 3] = base_x
-    cam_pose = pose @ base_T_optical((0.0, 0.0, 2.0, 0.0, PITCH, 0.0))
+    cam_pose = pose @ base_T_optical((0.0, 0.0, 2.5, 0.0, PITCH, 0.0))
     rgb, depth, inst = render(TINY_WORLD, CAM, cam_pose)
     box2d = visible_box_2d(inst, 0)
     assert box2d is not None
@@ -60,7 +60,7 @@ def test_scene_node_answers_grounds_and_refuses(tmp_path: Path) -> None:
     rclpy.init(context=ctx)
     executor = MultiThreadedExecutor(num_threads=4, context=ctx)
     node = SceneNode(context=ctx, cli_args=["--ros-args", "-p", f"reasoner:=scripted:{replies}",
-                                            "-p", f"base_T_camera:=[0.0, 0.0, 2.0, 0.0, {PITCH}, 0.0]",
+                                            "-p", f"base_T_camera:=[0.0, 0.0, 2.5, 0.0, {PITCH}, 0.0]",
                                             "-p", "frame_period_s:=0.0"])
     peer = rclpy.create_node("scene_test_peer", context=ctx)
     answers: list[Answer] = []

@@ -4,7 +4,7 @@ Inside the box, the view's depth (floor cut) is split into surfaces where neighb
 in depth — the object's outline against what lies behind it — and the surface that fills the
 middle of the 2D box is the object's visible part. Pixel adjacency, unlike a 3D radius, keeps a
 table top seen at a grazing angle in one piece. The fused cloud then adds what other views saw of
-the object (points in the box's frustum, at or behind the visible surface, connected to it within
+the object (points hidden behind the object's own pixels in this view, connected to it within
 ``grow_radius_m``); Open3D's statistical outlier removal drops stragglers and
 ``AxisAlignedBoundingBox`` gives the box. A box
 that is malformed, outside the image or sees no depth is an error with a reason, never a guess.
@@ -38,15 +38,19 @@ class LiftConfig:
     floor_margin_m: float = param(0.04, "Points below floor_z + this are floor [m]", min=0.0, max=1.0)
     # An object whose lowest point is this close to the floor stands on it: its box reaches the floor.
     floor_snap_m: float = param(0.12, "Extend a box down to the floor when it ends this close [m]", min=0.0, max=1.0)
-    # Neighbouring pixels of one surface differ little in depth, even on a table top seen at a grazing
-    # angle (~6 % of the depth per pixel at 20 degrees with f = 50 px); an object's outline against
-    # what is behind it is a jump of tens of percent.
-    depth_jump: float = param(0.12, "Neighbour pixels whose depths differ by more than this fraction (per pixel "
-                              "step) are on different surfaces", min=0.01, max=2.0)
+    # Neighbouring pixels of one surface differ in depth by about 1 / (f * tan(angle)) of the depth per
+    # pixel, the angle being between the surface and the viewing ray: 5.5 % for a table top seen at 20
+    # degrees by a camera with f = 50 px, 0.5 % at 20 degrees with f = 600 px. A larger jump is an outline.
+    min_surface_angle_deg: float = param(20.0, "Surfaces seen at a shallower angle may split in two [deg]",
+                                         min=1.0, max=80.0)
+    depth_noise: float = param(0.02, "Depth noise as a fraction of the depth: smaller jumps never split",
+                               min=0.0, max=0.5)
     max_samples: int = param(6000, "Most depth pixels sampled inside a box (the stride grows beyond)", min=100)
-    grow_radius_m: float = param(0.1, "Fused points this close to the object join it (its far side seen from "
-                                 "other views) [m]", min=0.0, max=1.0)
-    grow_margin_m: float = param(0.6, "Growth stays within the visible part's box plus this [m]", min=0.0, max=5.0)
+    grow_radius_m: float = param(0.075, "Fused points hidden behind the object and this close to it join it "
+                                 "(its far side, seen from other views) [m]", min=0.0, max=1.0)
+    grow_margin_m: float = param(1.0, "Growth stays within the visible part's box plus this [m]", min=0.0, max=5.0)
+    voxel_size_m: float = param(0.05, "Grid the object's points are put on before outlier removal [m]",
+                                min=0.005, max=1.0)
     outlier_neighbors: int = param(16, "Neighbours for statistical outlier removal", min=2, max=200)
     outlier_std_ratio: float = param(2.0, "Standard deviations kept by outlier removal", min=0.1, max=10.0)
     min_points: int = param(10, "Fewest points that make a box", min=3)
@@ -88,9 +92,19 @@ def check_box_2d(box: Any, width: int, height: int, max_pixels: int = 4096) -> t
     return (cx0, cy0, cx1, cy1)
 
 
-def _segment(view: KeyView, box: tuple[float, float, float, float],
-             cfg: LiftConfig) -> tuple[NDArray[np.float64], int] | str:
-    """Odom points of the depth surface that fills the middle of the box, and the pixel stride used."""
+@dataclass(frozen=True)
+class _Segment:
+    """The object's visible part: odom points, and its mask on the sampled pixel grid."""
+
+    points: NDArray[np.float64]
+    mask: NDArray[np.bool_]
+    x0: int
+    y0: int
+    stride: int
+
+
+def _segment(view: KeyView, box: tuple[float, float, float, float], cfg: LiftConfig) -> _Segment | str:
+    """The depth surface that fills the middle of the box (pixels connected without depth jumps)."""
     k = view.intrinsics
     x0, y0, x1, y1 = math.floor(box[0]), math.floor(box[1]), math.ceil(box[2]), math.ceil(box[3])
     stride = max(1, math.ceil(math.sqrt((x1 - x0) * (y1 - y0) / cfg.max_samples)))
@@ -104,13 +118,15 @@ def _segment(view: KeyView, box: tuple[float, float, float, float],
     if np.count_nonzero(ok) < cfg.min_points:
         return f"no_depth: only {np.count_nonzero(ok)} depth pixels above the floor inside the box"
     # Connected components of the pixel grid, cut where depth jumps (the object's outline).
+    f = min(k.fx, k.fy)
+    jump = max(cfg.depth_noise, stride / (f * math.tan(math.radians(cfg.min_surface_angle_deg))))
     index = np.arange(z.size).reshape(z.shape)
     rows: list[NDArray[np.int64]] = []
     cols: list[NDArray[np.int64]] = []
     for a, b in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
                  ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
         za, zb = z[a], z[b]
-        link = ok[a] & ok[b] & (np.abs(za - zb) <= cfg.depth_jump * stride * np.minimum(za, zb))
+        link = ok[a] & ok[b] & (np.abs(za - zb) <= jump * np.minimum(za, zb))
         rows.append(index[a][link])
         cols.append(index[b][link])
     r, c = np.concatenate(rows), np.concatenate(cols)
@@ -125,30 +141,39 @@ def _segment(view: KeyView, box: tuple[float, float, float, float],
     member = ok & (labels == target)
     if np.count_nonzero(member) < cfg.min_points:
         return f"no_object: the surface in the middle of the box has only {np.count_nonzero(member)} pixels"
-    return pts[member], stride
+    return _Segment(pts[member], member, x0, y0, stride)
 
 
-def _grow(seed: NDArray[np.float64], view: KeyView, box: tuple[float, float, float, float],
-          cloud: NDArray[np.float64], cfg: LiftConfig) -> NDArray[np.float64]:
-    """Fused points in the box's frustum, at or behind the visible surface, connected to ``seed``."""
+def _grow(seg: _Segment, view: KeyView, cloud: NDArray[np.float64], cfg: LiftConfig) -> NDArray[np.float64]:
+    """Fused points hidden behind the object's visible surface in this view and connected to it.
+
+    Only points behind pixels of the object itself qualify, so the wall or floor the view saw around
+    the object never joins it; what qualifies is the object's far side, seen from other views.
+    """
     k = view.intrinsics
     cam = (cloud - view.pose[:3, 3]) @ view.pose[:3, :3]
     front = cam[:, 2] > 1e-3
     cam, world = cam[front], cloud[front]
-    cu = k.fx * cam[:, 0] / cam[:, 2] + k.cx
-    cv = k.fy * cam[:, 1] / cam[:, 2] + k.cy
-    lo, hi = seed.min(axis=0) - cfg.grow_margin_m, seed.max(axis=0) + cfg.grow_margin_m
-    keep = ((cu >= box[0]) & (cu < box[2]) & (cv >= box[1]) & (cv < box[3])
-            & np.all((world >= lo) & (world <= hi), axis=1) & (world[:, 2] > cfg.floor_z_m + cfg.floor_margin_m))
-    cam, world, cu, cv = cam[keep], world[keep], cu[keep], cv[keep]
-    d = view.depth[np.clip(cv.astype(int), 0, k.height - 1), np.clip(cu.astype(int), 0, k.width - 1)]
-    # Points clearly in front of what the view saw were not there when it was taken.
-    world = world[(d <= 0) | (cam[:, 2] >= d - cfg.depth_tolerance_m)]
+    col = np.floor((k.fx * cam[:, 0] / cam[:, 2] + k.cx - seg.x0) / seg.stride).astype(np.int64)
+    row = np.floor((k.fy * cam[:, 1] / cam[:, 2] + k.cy - seg.y0) / seg.stride).astype(np.int64)
+    h, w = seg.mask.shape
+    inside = (row >= 0) & (row < h) & (col >= 0) & (col < w)
+    cam, world, row, col = cam[inside], world[inside], row[inside], col[inside]
+    on_object = seg.mask[row, col]
+    d = view.depth[np.clip(seg.y0 + row * seg.stride, 0, k.height - 1),
+                   np.clip(seg.x0 + col * seg.stride, 0, k.width - 1)]
+    # Behind the surface by at least half the growth radius: the visible surface's own fused points
+    # stay out, and the first hidden shell is still within reach of it.
+    hidden = on_object & (cam[:, 2] > d + cfg.grow_radius_m / 2)
+    lo, hi = seg.points.min(axis=0) - cfg.grow_margin_m, seg.points.max(axis=0) + cfg.grow_margin_m
+    world = world[hidden & np.all((world >= lo) & (world <= hi), axis=1)
+                  & (world[:, 2] > cfg.floor_z_m + cfg.floor_margin_m)]
     if len(world) == 0 or cfg.grow_radius_m <= 0:
         return np.zeros((0, 3))
+    # The hidden points touching the visible part join, then those touching them, and so on.
     tree = cKDTree(world)
     joined = np.zeros(len(world), dtype=bool)
-    frontier = seed
+    frontier = seg.points
     for _ in range(1000):  # each pass adds a shell of grow_radius_m; the margin bounds the passes
         hits = tree.query_ball_point(frontier, cfg.grow_radius_m)
         new = np.unique(np.fromiter((i for lst in hits for i in lst), dtype=np.int64))
@@ -170,11 +195,11 @@ def lift_box(view: KeyView, box_2d: Any, cloud: NDArray[np.float64] | None = Non
     segment = _segment(view, checked, cfg)
     if isinstance(segment, str):
         return LiftResult(None, segment)
-    seed, _ = segment
-    pts = seed
+    pts = segment.points
     if cloud is not None and len(cloud):
-        pts = np.concatenate([seed, _grow(seed, view, checked, np.asarray(cloud, dtype=float), cfg)])
-    obj = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
+        pts = np.concatenate([pts, _grow(segment, view, np.asarray(cloud, dtype=float), cfg)])
+    # On one grid, so the dense visible part and the sparser far side weigh alike in outlier removal.
+    obj = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts)).voxel_down_sample(cfg.voxel_size_m)
     if len(obj.points) > cfg.outlier_neighbors:
         obj, _ = obj.remove_statistical_outlier(cfg.outlier_neighbors, cfg.outlier_std_ratio)
     if len(obj.points) < cfg.min_points:
