@@ -133,3 +133,29 @@ def test_scene_eval_with_a_model_backend(dataset: Path, tmp_path: Path) -> None:
     assert qa["em_by_type"]["count"] > 0  # "1" is right for unique labels
     assert report["tasks"]["grounding"]["failures"]["grounding"]["no_box"] == report["tasks"]["grounding"]["n"]
     assert main(["scene-eval", "--data", str(dataset), "--reasoner", "model", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_training_examples_and_trl_reward_functions(dataset: Path) -> None:
+    from datasets import Dataset
+
+    from nav_r1.scene.training import make_reward_funcs, training_examples
+
+    examples = training_examples(dataset, "train")
+    rows = read_rows(dataset, "train")
+    n_turns = sum(len(r["turns"]) for r in rows if r["task"] == "dialogue")
+    assert len(examples) == len(rows) - sum(r["task"] == "dialogue" for r in rows) + n_turns
+    ex = next(e for e in examples if e["task"] == "grounding")
+    placeholders = sum(p.get("type") == "image" for p in ex["prompt"][-1]["content"])
+    assert placeholders == len(ex["images"]) > 0 and all(Path(p).is_file() for p in ex["images"])
+    second_turn = next(e for e in examples if e["task"] == "dialogue" and len(e["prompt"]) == 4)
+    assert second_turn["prompt"][2]["content"][0]["text"] == "yes"  # the earlier turn's reference answer
+    Dataset.from_list(examples)  # one schema for every row (what the trainers load)
+    fmt, per = make_reward_funcs()
+    gold = [ex["completion"], "<think>x</think><answer>" + json.dumps(
+        {"answer": "a", "objects": [{"label": "a", "box_3d": {"center": [0, 0, 0], "size": [1, 1, 1]}}]})
+        + "</answer>", "no tags at all {", None]
+    cols = {"box_json": [ex["box_json"]] * 4, "task": ["grounding"] * 4, "answer": [ex["answer"]] * 4}
+    assert fmt(gold, **cols) == [1.0, 1.0, 0.0, 0.0]
+    rewards = per(gold, **cols)
+    assert rewards[0] == pytest.approx(1.0, abs=1e-3) and rewards[1] < 0.1 and rewards[2:] == [0.0, 0.0]
+    assert per(gold) == [0.0] * 4  # no box column: nothing to score, no exception

@@ -83,3 +83,15 @@ def test_semantic_reward_with_the_bundled_minilm(embedder: TextEmbedder) -> None
     assert semantic_reward("<think>t</think><answer>x</answer>", "y", TextEmbedder("/nonexistent")) == 0.0
     row = {"task": "qa", "answer": "two chairs"}
     assert scene_reward("<think>t</think><answer>two chairs</answer>", row, embedder) == pytest.approx(1.5, abs=1e-3)
+
+
+def test_trl_semantic_reward_function(embedder: TextEmbedder) -> None:
+    from nav_r1.scene.training import make_reward_funcs
+
+    funcs = make_reward_funcs(embedder)
+    assert len(funcs) == 3 and len(make_reward_funcs()) == 2
+    semantic = funcs[2]
+    out = semantic([[{"role": "assistant", "content": "<think>t</think><answer>two chairs</answer>"}],
+                    "<think>t</think><answer>a bathtub</answer>", "<think>t</think><answer>x</answer>"],
+                   task=["qa", "qa", "grounding"], answer=["two chairs", "two chairs", "x"])
+    assert out[0] == pytest.approx(1.0, abs=1e-4) and out[1] < 0.6 and out[2] == 0.0
