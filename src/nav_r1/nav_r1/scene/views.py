@@ -44,19 +44,18 @@ def visible_points(points: NDArray[np.float64], view: KeyView, depth_tolerance_m
     """Indices of ``points`` (N, 3, odom) that ``view`` sees: inside its image and not occluded."""
     if len(points) == 0:
         return np.zeros(0, dtype=np.intp)
-    cam_t_odom = np.linalg.inv(view.pose)
-    pc = points @ cam_t_odom[:3, :3].T + cam_t_odom[:3, 3]
+    rot, origin = view.pose[:3, :3], view.pose[:3, 3]
     k = view.intrinsics
-    z = pc[:, 2]
-    front = z > 1e-3
-    u = np.full(len(points), -1, dtype=np.int64)
-    v = np.full(len(points), -1, dtype=np.int64)
-    u[front] = np.round(k.fx * pc[front, 0] / z[front] + k.cx).astype(np.int64)
-    v[front] = np.round(k.fy * pc[front, 1] / z[front] + k.cy).astype(np.int64)
-    inside = front & (u >= 0) & (u < k.width) & (v >= 0) & (v < k.height)
-    idx = np.flatnonzero(inside)
-    d = view.depth[v[idx], u[idx]]
-    seen = (d > 0) & (z[idx] <= d + depth_tolerance_m)
+    z = (points - origin) @ rot[:, 2]
+    idx = np.flatnonzero(z > 1e-3)
+    cam = (points[idx] - origin) @ rot[:, :2]
+    z = z[idx]
+    u = np.rint(k.fx * cam[:, 0] / z + k.cx).astype(np.int64)
+    v = np.rint(k.fy * cam[:, 1] / z + k.cy).astype(np.int64)
+    inside = (u >= 0) & (u < k.width) & (v >= 0) & (v < k.height)
+    idx, z, u, v = idx[inside], z[inside], u[inside], v[inside]
+    d = view.depth[v, u]
+    seen = (d > 0) & (z <= d + depth_tolerance_m)
     return idx[seen]
 
 
