@@ -46,6 +46,7 @@ class SceneStore:
         self._scenes: dict[str, Scene] = {}
         self._memories: dict[str, tuple[SceneMemory, dict[int, int]]] = {}
         self._rgb: dict[tuple[str, int], NDArray[np.uint8]] = {}
+        self._sizes: dict[str, tuple[int, int]] = {}
 
     def _dir(self, name: str) -> Path:
         path = self.data / "scenes" / name
@@ -68,6 +69,13 @@ class SceneStore:
             raise ValueError(f"scene '{name}' has no view {view}")
         self._rgb[(name, view)] = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
         return self._rgb[(name, view)]
+
+    def image_size(self, name: str) -> tuple[int, int]:
+        """(width, height) of the scene's views."""
+        if name not in self._sizes:
+            k = json.loads((self._dir(name) / "views.json").read_text())["intrinsics"]
+            self._sizes[name] = (int(k["width"]), int(k["height"]))
+        return self._sizes[name]
 
     def memory(self, name: str) -> tuple[SceneMemory, dict[int, int]]:
         """A scene memory fed with every saved frame, and saved view index -> key view id."""
@@ -181,8 +189,7 @@ def evaluate(data: Path, split: str, reasoner: SceneReasoner, out: Path, picture
     for row in rows:
         task = str(row["task"])
         tally = tallies[task]
-        meta = json.loads((data / "scenes" / str(row["scene"]) / "views.json").read_text())["intrinsics"]
-        size = (int(meta["width"]), int(meta["height"]))
+        size = store.image_size(str(row["scene"]))
         if task == "dialogue":
             history: list[Turn] = []
             correct = []
