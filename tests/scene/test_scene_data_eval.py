@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nav_r1.cli import main
@@ -159,3 +160,21 @@ def test_training_examples_and_trl_reward_functions(dataset: Path) -> None:
     rewards = per(gold, **cols)
     assert rewards[0] == pytest.approx(1.0, abs=1e-3) and rewards[1] < 0.1 and rewards[2:] == [0.0, 0.0]
     assert per(gold) == [0.0] * 4  # no box column: nothing to score, no exception
+
+
+def test_depth_noise_option_perturbs_the_saved_depth(tmp_path: Path) -> None:
+    import cv2
+
+    from nav_r1.scene.data import render_scene
+    from nav_r1.scene.procedural import default_intrinsics, render_frame, room_view_poses
+    from r1_sim.scene import generate_scene
+
+    scene = generate_scene(1, 2)
+    cfg = DataConfig(views_per_room=1, width=64, height=48, depth_noise=0.02)
+    render_scene(scene, tmp_path, cfg, np.random.default_rng(0))
+    saved = cv2.imread(str(tmp_path / "depth" / "000.png"), cv2.IMREAD_UNCHANGED).astype(float) / 1000
+    clean, _ = render_frame(scene, default_intrinsics(64, 48), room_view_poses(scene, 1)[0][1])
+    valid = clean.depth > 0
+    rel = (saved[valid] - clean.depth[valid]) / clean.depth[valid]
+    assert 0.01 < float(np.std(rel)) < 0.03 and abs(float(np.mean(rel))) < 0.005
+    assert np.all(saved[~valid] == 0)

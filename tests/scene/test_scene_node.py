@@ -133,3 +133,29 @@ def test_scene_node_answers_grounds_and_refuses(tmp_path: Path) -> None:
         node.destroy_node()
         peer.destroy_node()
         rclpy.shutdown(context=ctx)
+
+
+def test_scene_node_config_and_pose_helpers_validate() -> None:
+    from nav_msgs.msg import Odometry
+
+    from nav_r1.nodes.scene_node import SceneNodeConfig, base_T_optical, odom_pose
+    from r1_core.params import ParamError
+
+    with pytest.raises(ParamError, match="'reasoner'"):
+        SceneNodeConfig()
+    with pytest.raises(ParamError, match="base_T_camera"):
+        SceneNodeConfig(reasoner="scripted:x", base_T_camera=(0.0, 0.0, 1.0))
+    msg = Odometry()
+    msg.pose.pose.orientation.w = 1.0
+    msg.pose.pose.position.x = 2.0
+    pose = odom_pose(msg)
+    assert pose is not None and pose[0, 3] == 2.0
+    msg.pose.pose.orientation.w = 0.5  # not a unit quaternion
+    assert odom_pose(msg) is None
+    msg.pose.pose.orientation.w = 1.0
+    msg.pose.pose.position.y = float("nan")
+    assert odom_pose(msg) is None
+    # A level camera looks along base_link's x: its optical z axis is +x, its optical x axis is -y.
+    t = base_T_optical((0.1, 0.0, 0.5, 0.0, 0.0, 0.0))
+    assert np.allclose(t[:3, 2], [1, 0, 0]) and np.allclose(t[:3, 0], [0, -1, 0])
+    assert np.allclose(t[:3, 3], [0.1, 0, 0.5])

@@ -82,7 +82,8 @@ class SceneStore:
         if name not in self._memories:
             meta = json.loads((self._dir(name) / "views.json").read_text())
             k = CameraIntrinsics(**meta["intrinsics"])
-            memory = SceneMemory(MemoryConfig(max_key_views=1024))
+            # Every saved view must stay a key view here: evaluation is not bounded like the robot.
+            memory = SceneMemory(MemoryConfig(max_key_views=1024, max_points=20_000_000))
             mapping: dict[int, int] = {}
             for v in meta["views"]:
                 depth = cv2.imread(str(self._dir(name) / v["depth"]), cv2.IMREAD_UNCHANGED)

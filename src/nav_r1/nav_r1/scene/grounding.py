@@ -52,7 +52,7 @@ class LiftConfig:
     voxel_size_m: float = param(0.05, "Grid the object's points are put on before outlier removal [m]",
                                 min=0.005, max=1.0)
     outlier_neighbors: int = param(16, "Neighbours for statistical outlier removal", min=2, max=200)
-    outlier_std_ratio: float = param(2.0, "Standard deviations kept by outlier removal", min=0.1, max=10.0)
+    outlier_std_ratio: float = param(1.0, "Standard deviations kept by outlier removal", min=0.1, max=10.0)
     min_points: int = param(10, "Fewest points that make a box", min=3)
     depth_tolerance_m: float = param(0.1, "Fused points nearer than the view's depth minus this are stale [m]",
                                      min=0.0, max=2.0)
