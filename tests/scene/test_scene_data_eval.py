@@ -54,8 +54,15 @@ def test_rows_agree_with_the_labels(dataset: Path) -> None:
             assert iou_3d(Box3D.from_dict(r["box"]), Box3D(obj.box.center, obj.box.size)) > 0.999
             assert obj.label in r["question"]
         if r["task"] == "dialogue":
-            assert len(r["turns"]) >= 3 and r["turns"][1]["question"] == "What colour is it?"
-            assert r["turns"][0]["answer"] == "yes"
+            assert len(r["turns"]) >= 3
+            for t in r["turns"]:
+                assert execute(scene, t["program"]) == t["answer"], t["question"]
+            if r["turns"][0]["answer"] == "no":  # negative chain: "one" is the object, found elsewhere
+                assert r["turns"][1]["question"] == "Which room has one?" and r["turns"][1]["answer"] != "none"
+            else:
+                assert r["turns"][0]["answer"] == "yes" and r["turns"][1]["question"] == "What colour is it?"
+    chains = [r for r in read_rows(dataset, "test") if r["task"] == "dialogue"]
+    assert {r["turns"][0]["answer"] for r in chains} == {"yes", "no"}
     counts = [r for r in read_rows(dataset, "test") if r["qtype"] == "count" and "pieces" not in r["question"]]
     assert counts, "counting questions expected"
 

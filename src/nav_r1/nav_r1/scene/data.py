@@ -221,10 +221,33 @@ def dialogue_rows(scene: Scene, rng: np.random.Generator) -> list[dict[str, Any]
                           f"Beside the {obj.label} stands the {near.label}."))
         out = [{"qtype": q, "question": text, "answer": execute(scene, prog), "think": think,
                 "target": _target(think, execute(scene, prog)), "program": prog} for q, text, prog, think in turns]
-        rows.append({"task": "dialogue", "qtype": "chain", "question": out[0]["question"], "answer": out[0]["answer"],
-                     "think": out[0]["think"], "target": out[0]["target"], "program": {"op": "dialogue"},
-                     "turns": out})
+        rows.append(_dialogue(out))
+    # Negative chains: the object is not where asked, "one" refers to it in the next turn.
+    unique = [o for o in scene.objects if scene.label_count(o.label) == 1]
+    for obj in list(rng.permutation(np.array(unique, dtype=object)))[:2]:
+        assert isinstance(obj, SceneObject)
+        elsewhere = [r.name for r in scene.rooms if r.name != obj.room]
+        if not elsewhere:
+            continue
+        asked = str(elsewhere[int(rng.integers(len(elsewhere)))])
+        turns = [
+            ("exists", f"Is there a {obj.label} in the {asked}?", {"op": "exists", "label": obj.label, "room": asked},
+             f"I check the {asked}: there is no {obj.label} there."),
+            ("rooms", "Which room has one?", {"op": "rooms_with", "label": obj.label},
+             f"'One' means a {obj.label}; the only one is in the {obj.room}."),
+            ("colour", "What colour is it?", {"op": "colour", "object": obj.object_id},
+             f"The {obj.label} in the {obj.room} looks {colour_name(obj.rgba)}."),
+        ]
+        out = [{"qtype": q, "question": text, "answer": execute(scene, prog), "think": think,
+                "target": _target(think, execute(scene, prog)), "program": prog} for q, text, prog, think in turns]
+        rows.append(_dialogue(out))
     return rows
+
+
+def _dialogue(turns: list[dict[str, Any]]) -> dict[str, Any]:
+    first = turns[0]
+    return {"task": "dialogue", "qtype": "chain", "question": first["question"], "answer": first["answer"],
+            "think": first["think"], "target": first["target"], "program": {"op": "dialogue"}, "turns": turns}
 
 
 def plan_rows(scene: Scene, rng: np.random.Generator) -> list[dict[str, Any]]:

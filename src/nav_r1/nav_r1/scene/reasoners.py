@@ -120,7 +120,7 @@ class BlindReasoner:
                 by_type[f"{row['task']}/{row.get('qtype')}"][str(row.get("answer", ""))] += 1
         self._majority = {k: c.most_common(1)[0][0] for k, c in by_type.items()}
         self._turn_types = {"Is there": "exists", "What colour": "colour", "How tall": "height",
-                            "What is next": "nearest"}
+                            "What is next": "nearest", "Which room has": "rooms"}
 
     def reset(self) -> None:
         """Stateless."""

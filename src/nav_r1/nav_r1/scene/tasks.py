@@ -110,6 +110,9 @@ def execute(scene: Scene, program: dict[str, Any]) -> str:
         room = program.get("room")
         hit = any(o.label == program.get("label") and (room is None or o.room == room) for o in scene.objects)
         return "yes" if hit else "no"
+    if op == "rooms_with":
+        rooms = sorted({o.room for o in scene.objects if o.label == program.get("label")})
+        return " and ".join(rooms) if rooms else "none"
     if op == "colour":
         return colour_name(_obj(scene, program).rgba)
     if op == "height":
