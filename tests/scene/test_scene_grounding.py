@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import tiny_frame
+from scene_world import tiny_frame
 
 from nav_r1.scene.boxes import Box3D, BoxError, iou_3d
 from nav_r1.scene.grounding import check_box_2d, lift_box, project_box

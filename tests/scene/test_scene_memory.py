@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import CAM, tiny_frame
+from scene_world import CAM, tiny_frame
 
 from nav_r1.scene.memory import CameraIntrinsics, Frame, MemoryConfig, SceneMemory, look_at
 from r1_core.params import ParamError

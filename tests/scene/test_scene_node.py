@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CAM, TINY_WORLD
 from helpers import wait_for
+from scene_world import CAM, TINY_WORLD
 
 from nav_r1.scene.boxes import Box3D, iou_3d
 from nav_r1.scene.procedural import visible_box_2d

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 
 import numpy as np
-from conftest import tiny_frame
+from scene_world import tiny_frame
 
 from nav_r1.scene.boxes import Box3D, iou_3d
 from nav_r1.scene.memory import SceneMemory

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from conftest import tiny_frame
+from scene_world import tiny_frame
 
 from nav_r1.scene.memory import KeyView, MemoryConfig, SceneMemory
 from nav_r1.scene.views import select_views, visible_points
