@@ -19,6 +19,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import mujoco  # imported after MUJOCO_GL is set
 
 from r1_core.reasoner import Pose2D
+from r1_core.robots import MOBILE_ROBOTS
 from r1_sim.mjcf import build_mjcf
 from r1_sim.navmap import NavMap
 from r1_sim.robots import robot_profile
@@ -39,7 +40,7 @@ def rate(fn, seconds: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=2.0, help="measuring time per figure")
-    ap.add_argument("--robot", default="dog", choices=("dog", "uav", "wheeled"))
+    ap.add_argument("--robot", default="dog", choices=MOBILE_ROBOTS)
     ap.add_argument("--scene", default="apartment_4room")
     args = ap.parse_args()
     scene = load_scene(args.scene)

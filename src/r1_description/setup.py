@@ -17,7 +17,7 @@ setup(
         (f"share/{PACKAGE}/urdf", glob("urdf/*.urdf")),
         (f"share/{PACKAGE}/urdf", glob("urdf/*.xacro")),
     ],
-    install_requires=["setuptools"],
+    install_requires=["setuptools", "r1_core"],
     zip_safe=False,
     maintainer="R1 robots maintainers",
     maintainer_email="maintainers@r1-robots.dev",

@@ -16,7 +16,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
     ],
-    install_requires=["setuptools"],
+    install_requires=["setuptools", "r1_core", "r1_description"],
     zip_safe=False,
     maintainer="R1 robots maintainers",
     maintainer_email="maintainers@r1-robots.dev",

@@ -15,8 +15,9 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
     ],
-    install_requires=["setuptools"],
+    install_requires=["setuptools", "r1_core", "r1_description"],
     zip_safe=False,
     maintainer="R1 robots maintainers",
     maintainer_email="maintainers@r1-robots.dev",
@@ -26,6 +27,7 @@ setup(
         "console_scripts": [
             "vla_node = vla_r1.nodes.vla_node:main",
             "joint_command_node = vla_r1.nodes.joint_command_node:main",
+            "vla-r1 = vla_r1.cli:main",
         ],
     },
 )

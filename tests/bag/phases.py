@@ -111,7 +111,8 @@ def build_phase_bag(path: Path, phases: Phases | None = None, storage: str = "mc
         plan.poses.append(ps)
     if not p.teleop:
         at(0.05, "/nav_r1/plan", plan)
-    status = {"raw": "<think>The corridor is clear.</think><action>move forward 25cm</action>",
+    status = {"state": "planned", "stamp": T0 + 0.05, "instruction": "go down the corridor",
+              "raw": "<think>The corridor is clear.</think><action>move forward 25cm</action>",
               "reasoning": "The corridor is clear.", "actions": ["move forward 25cm"], "model": "scripted",
               "timings": {"total": 0.04}, "error": None, "obs_stamp": T0, "plan_id": 1}
     at(0.05, "/nav_r1/status", String(data=json.dumps(status)))

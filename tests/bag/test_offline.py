@@ -52,6 +52,7 @@ def test_report_files_and_sections(phase_bag, tmp_path):
     md = (out / "report.md").read_text()
     assert "Action agreement" in md and "![trajectory](trajectory.png)" in md
     assert r["mode"] == "offline"
+    assert r["reasoner"] == ["scripted"] and "Reasoner: scripted." in md and "## Navigation (success radius" in md
     assert r["plans"]["plans"] == 1 and r["plans"]["latency_s"]["mean"] == pytest.approx(0.05, abs=1e-6)
     assert r["plans"]["reasoner_timings"]["total"]["mean"] == pytest.approx(0.04)
     loop = r["control_loop"]

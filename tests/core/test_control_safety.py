@@ -120,7 +120,7 @@ def test_slowdown_zone_scales_the_command() -> None:
         outs.append(ctl.step(t))
     assert outs[0].events[0].action == "slowdown"
     assert outs[-1].twist.vx == pytest.approx(ctl.cfg.primitives.linear_speed * ratio, rel=0.05)
-    assert "slowdown" in outs[-1].state
+    assert outs[-1].slowdown and outs[-1].label == "drive+slowdown"
 
 
 def test_zone_needs_min_points_in_the_controller_too() -> None:
@@ -203,7 +203,7 @@ def test_winning_input_timeout_publishes_zero_at_once() -> None:
         ctl.on_odom(base.odometry(t), t)
         outs.append(ctl.step(t))
     first_after = next(i for i, o in enumerate(outs) if o.source != "joy_vel")
-    assert outs[first_after].twist.is_zero() and outs[first_after].state == "timeout:joy_vel"
+    assert outs[first_after].twist.is_zero() and outs[first_after].label == "timeout:joy_vel"
     assert all(o.twist.vx == pytest.approx(0.4) for o in outs[:first_after])
     # Then navigation takes over, ramping up from zero.
     assert outs[first_after + 1].source == "navigation"

@@ -1,11 +1,11 @@
-"""nav_r1.metrics on hand-computed cases."""
+"""r1_core.nav.metrics on hand-computed cases."""
 
 import math
 
 import numpy as np
 import pytest
 
-from nav_r1.metrics import (
+from r1_core.nav.metrics import (
     EpisodeMetrics,
     aggregate,
     dtw,

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from nav_r1 import ParseLimits, parse_response
-from nav_r1.actions import Action
+from r1_core.nav.actions import Action
 from r1_core.params import ParamError
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nav_r1 import ParseLimits, parse_response
-from nav_r1.actions import Action
+from r1_core.nav.actions import Action
 
 LIMITS = ParseLimits()
 

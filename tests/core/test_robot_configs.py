@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import yaml
 
 from nav_r1.control.config import ControlConfig
-from nav_r1.graph import ROBOTS, robot_params_file
+from nav_r1.graph import robot_params_file
 from nav_r1.nodes.reasoning_node import NodeConfig
 from nav_r1.reasoning import ReasoningConfig
-from r1_core.params import flatten, from_mapping
+from r1_core.params import from_mapping, load_ros_params
+from r1_core.robots import MOBILE_ROBOTS as ROBOTS
 from r1_sim.robots import load_robot_body, robot_profile
 
 
 def _section(robot: str, node: str) -> dict:
-    doc = yaml.safe_load(Path(robot_params_file(robot)).read_text())
-    return flatten(doc[node]["ros__parameters"])
+    return load_ros_params(robot_params_file(robot), node)
 
 
 @pytest.mark.parametrize("robot", ROBOTS)

@@ -9,7 +9,7 @@ from deploy_static import ROOT
 
 DOCS = sorted((ROOT / "docs" / "deploy").glob("*.md"))
 PAGES = {"README.md", "bring-up.md", "multi-machine.md", "remote-model-server.md",
-         "robot-dog.md", "robot-wheeled.md", "robot-uav.md", "robot-arm.md"}
+         "robot-dog.md", "robot-wheeled.md", "robot-uav.md", "robot-arm.md", "ros-install-checks.md"}
 # `docker/...`, `config/...`, `src/...`, `tests/...` in backquotes name files of this repository.
 REPO_PATH = re.compile(r"`((?:docker|config|src|tests)/[\w./<>-]+?)`")
 
@@ -48,8 +48,8 @@ def test_control_parameters_quoted_on_robot_pages_exist(robot):
     import yaml
 
     params = yaml.safe_load((ROOT / "src" / "nav_r1" / "config" / f"{robot}.yaml").read_text())
-    keys = _flat_keys("", params["control_node"]["ros__parameters"])
-    keys |= {f"reasoning_node.{k}" for k in params["reasoning_node"]["ros__parameters"]}
+    keys = _flat_keys("", params["/**/control_node"]["ros__parameters"])
+    keys |= {f"reasoning_node.{k}" for k in params["/**/reasoning_node"]["ros__parameters"]}
     text = (ROOT / "docs" / "deploy" / f"robot-{robot}.md").read_text()
     quoted = set(re.findall(r"`((?:limits|zones|depth|timeouts|primitives|mux)\.[\w.]+)`", text))
     quoted |= set(re.findall(r"`(holonomic|profile|altitude_gain|output_stamped)`", text))

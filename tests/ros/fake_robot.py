@@ -19,10 +19,10 @@ from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Bool, String
 
-from nav_r1.graph import NodeSpec
-from nav_r1.runner import Graph
+from r1_core.graph import NodeSpec
 from r1_core.ros.convert import make_camera_info, numpy_to_image, yaw_to_quaternion
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
+from r1_core.runner import Graph
 
 
 class FakeRobot:

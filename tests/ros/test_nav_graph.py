@@ -48,7 +48,7 @@ def _trace(robot, t0: float) -> str:
 def test_instruction_plan_velocity_teleop_estop_and_reasoner_death(graph) -> None:
     g, robot = graph
     plan_timeout = yaml.safe_load(Path(robot_params_file("wheeled")).read_text())[
-        "control_node"]["ros__parameters"]["timeouts"]["plan_s"]
+        "/**/control_node"]["ros__parameters"]["timeouts"]["plan_s"]
 
     # Instruction in -> plan out (odom frame, start pose + one 25 cm step) -> forward velocity out.
     assert wait_for(lambda: robot.node.count_subscribers("nav_r1/instruction") > 0, 20.0), "reasoning node not up"
@@ -67,7 +67,7 @@ def test_instruction_plan_velocity_teleop_estop_and_reasoner_death(graph) -> Non
     # ramp time plus a loose allowance for DDS delivery on a loaded machine. "Within one control
     # period of arrival" is proved with a controlled clock in tests/core/test_control_safety.py.
     limits = yaml.safe_load(Path(robot_params_file("wheeled")).read_text())[
-        "control_node"]["ros__parameters"]["limits"]
+        "/**/control_node"]["ros__parameters"]["limits"]
     ramp_s = (0.7 + 0.5) / limits["max_angular_accel"]  # from as low as -0.5 rad/s up to 0.7
     t = time.monotonic()
     joy = TwistStamped()

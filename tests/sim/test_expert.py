@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from nav_r1.actions import NAV_R1_ACTION_SPACE, UAV_ACTION_SPACE
-from nav_r1.metrics import evaluate_episode
-from nav_r1.parse import parse_response
+from r1_core.nav.actions import NAV_R1_ACTION_SPACE, UAV_ACTION_SPACE
+from r1_core.nav.metrics import evaluate_episode
+from r1_core.nav.parse import parse_response
 from r1_core.reasoner import Frame, Observation, Pose2D, Reasoner
 from r1_sim.episodes import generate_episodes
 from r1_sim.expert import ExpertReasoner, expert_for_episode

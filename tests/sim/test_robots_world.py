@@ -7,12 +7,13 @@ import pytest
 import yourdfpy
 
 from r1_core.reasoner import Pose2D
+from r1_core.robots import MOBILE_ROBOTS
 from r1_description import urdf_path
 from r1_sim.robots import RobotError, load_robot_body, robot_profile
 from r1_sim.scene import WALL_HEIGHT, Box, Room, Scene
 from r1_sim.world import SimConfig, Simulator, make_simulator
 
-ROBOTS = ("dog", "uav", "wheeled")
+ROBOTS = MOBILE_ROBOTS
 
 
 @pytest.mark.parametrize("robot", ROBOTS)

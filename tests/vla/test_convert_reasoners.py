@@ -10,10 +10,11 @@ pytest.importorskip("trajectory_msgs")
 from builtin_interfaces.msg import Duration
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from r1_core.backends.scripted import ScriptedVLM
 from r1_core.params import ParamError
 from r1_core.reasoner import Frame, Observation
 from vla_r1.nodes.convert import msg_to_trajectory, trajectory_to_msg
-from vla_r1.reasoners import ScriptedReasoner, make_reasoner
+from vla_r1.reasoners import make_reasoner
 from vla_r1.timing import time_parametrize
 
 NAMES = ("a", "b", "c")
@@ -61,19 +62,23 @@ def test_times_must_increase():
 
 
 def test_scripted_reasoner_and_factory(tmp_path):
-    f = tmp_path / "r.json"
-    f.write_text(json.dumps(["one", "two"]))
+    """The arm uses the shared scripted format (one reply per line) with its own prompt; reset restarts."""
+    f = tmp_path / "r.txt"
+    f.write_text("one\ntwo\n")
     r = make_reasoner(f"scripted:{f}")
-    obs = Observation("x", Frame(np.zeros((4, 4, 3), np.uint8)))
+    obs = Observation("x", Frame(np.zeros((4, 4, 3), np.uint8)), extra={"task": "affordance"})
     assert [r.infer(obs).text for _ in range(3)] == ["one", "two", "two"]
     r.reset()
     assert r.infer(obs).text == "one"
-    with pytest.raises(ParamError, match="expected one of"):
+    bad_task = r.infer(Observation("x", Frame(np.zeros((4, 4, 3), np.uint8))))
+    assert not bad_task.ok and "task" in (bad_task.error or "")
+    with pytest.raises(ParamError, match="unknown reasoner kind 'expert'"):
         make_reasoner("expert")
     with pytest.raises(ParamError, match="cannot read"):
-        make_reasoner(f"scripted:{tmp_path / 'missing.json'}")
-    f.write_text("{}")
+        make_reasoner(f"scripted:{tmp_path / 'missing.txt'}")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(["one", "two"]))
     with pytest.raises(ParamError, match="JSON list"):
-        make_reasoner(f"scripted:{f}")
-    with pytest.raises(ParamError, match="non-empty"):
-        ScriptedReasoner([])
+        make_reasoner(f"scripted:{old}")
+    with pytest.raises(ParamError, match="at least one reply"):
+        ScriptedVLM([])

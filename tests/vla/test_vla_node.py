@@ -62,8 +62,8 @@ def setup(tmp_path_factory):
         f'<think>the cube</think><output>{{"x": {x:.4f}, "y": {y:.4f}, "width": 0.05, "height": 0.05}}</output>',
         "<think>unsure</think><output>somewhere left</output>",
     ]
-    script = tmp_path_factory.mktemp("vla") / "replies.json"
-    script.write_text(json.dumps(replies))
+    script = tmp_path_factory.mktemp("vla") / "replies.txt"
+    script.write_text("\n".join(replies) + "\n")
     home = kin.ik(np.array([0.2, 0.24, 0.25]), DOWN).q
     return script, table_depth(base_from_cam), home
 

@@ -1,7 +1,8 @@
 """The one description of the node graph: ``ros2 launch`` and ``nav-r1 up`` are both built from it.
 
 ``LAUNCH_ARGUMENTS`` declares every argument once (name, default, choices, description); the launch
-files turn it into ``DeclareLaunchArgument``s and the runner into command-line options.
+files turn it into ``DeclareLaunchArgument``s and the runner (:mod:`r1_core.runner`) into
+command-line options; the pieces common to every graph are in :mod:`r1_core.graph`.
 :func:`build_graph` maps argument values to :class:`NodeSpec`s: which package and executable,
 node name, parameter files, inline parameters and remappings. ``tests/core/test_graph.py`` checks
 that the launch file and the runner start exactly the same nodes with the same settings.
@@ -10,36 +11,26 @@ that the launch file and the runner start exactly the same nodes with the same s
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from r1_core.params import ParamError
+from r1_core import topics
+from r1_core.graph import LaunchArgument, NodeSpec
+from r1_core.graph import parse_arguments as _parse
+from r1_core.params import ParamError, node_parameters, read_param_file
 from r1_core.paths import share_dir
-
-ROBOTS = ("dog", "uav", "wheeled")
-
-
-@dataclass(frozen=True)
-class LaunchArgument:
-    """One launch argument: also a ``nav-r1 up`` option of the same name."""
-
-    name: str
-    default: str
-    description: str
-    choices: tuple[str, ...] | None = None
-
+from r1_core.robots import MOBILE_ROBOTS
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
-    LaunchArgument("robot", "dog", "Robot profile: limits, collision zones, action space", ROBOTS),
+    LaunchArgument("robot", "dog", "Robot profile: limits, collision zones, action space", MOBILE_ROBOTS),
     LaunchArgument("use_sim", "false", "Start the embedded simulator bridge and use its /clock", ("true", "false")),
     LaunchArgument("sim_backend", "mujoco", "Simulator backend when use_sim is true", ("mujoco", "habitat")),
-    LaunchArgument("reasoner", "expert",
-                   "Reasoner backend: expert | transformers:PATH_OR_ID | openai:URL[#model]"),
+    LaunchArgument("habitat_scene", "", "Habitat scene file (.glb) when sim_backend is habitat "
+                   "(default: the scene the episodes name)"),
+    LaunchArgument("reasoner", "",
+                   "Reasoner backend: transformers:PATH_OR_ID | openai:URL[#model] | scripted:FILE | expert "
+                   "(simulation only). Required on a robot; in simulation the default is the expert"),
     LaunchArgument("episodes_file", "", "Episode file (simulation; the expert reads it too)"),
     LaunchArgument("depth", "sgbm", "Stereo depth node backend, or none", ("sgbm", "learned", "none")),
     LaunchArgument("obstacles", "inline",
@@ -50,37 +41,16 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("namespace", "", "Namespace for every node (one per robot)"),
     LaunchArgument("log_level", "info", "Log level of every node", ("debug", "info", "warn", "error")),
 )
-_ARG_NAMES = tuple(a.name for a in LAUNCH_ARGUMENTS)
 
 
-@dataclass(frozen=True)
-class NodeSpec:
-    """One process of the graph."""
-
-    package: str
-    executable: str
-    name: str
-    params_files: tuple[str, ...] = ()
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-    remappings: tuple[tuple[str, str], ...] = ()
-    role: str = ""
+NO_REASONER = ("launch argument 'reasoner' is required on a robot (without it the robot has no brain); "
+               "pass reasoner:=openai:http://HOST:8000/v1#MODEL (a model server), "
+               "reasoner:=transformers:PATH (a local model) or reasoner:=scripted:FILE (bring-up drills)")
 
 
 def parse_arguments(values: Mapping[str, str]) -> dict[str, str]:
     """Launch-argument values with defaults filled in; unknown names and bad choices raise ParamError."""
-    out = {a.name: a.default for a in LAUNCH_ARGUMENTS}
-    for key, value in values.items():
-        if key not in out:
-            near = difflib.get_close_matches(key, _ARG_NAMES, n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
-            raise ParamError(f"unknown launch argument '{key}'{hint}")
-        out[key] = str(value)
-    for a in LAUNCH_ARGUMENTS:
-        if a.choices is not None and out[a.name] not in a.choices:
-            near = difflib.get_close_matches(out[a.name], a.choices, n=1)
-            hint = f" (did you mean '{near[0]}'?)" if near else ""
-            raise ParamError(f"launch argument '{a.name}' = '{out[a.name]}' is not one of {list(a.choices)}{hint}")
-    return out
+    return _parse(LAUNCH_ARGUMENTS, values)
 
 
 def robot_params_file(robot: str) -> str:
@@ -91,24 +61,15 @@ def robot_params_file(robot: str) -> str:
     return str(path)
 
 
-def _control_sections(files: list[str]) -> dict[str, Any]:
-    """The control node's ``depth``, ``zones`` and ``realtime_priority`` as the files set them (later wins).
+def _control_sections(files: list[str], namespace: str) -> dict[str, Any]:
+    """The control node's ``depth``, ``zones``, ``memory``, ``inputs`` and ``realtime_priority`` as the files set them.
 
-    Sections for ``control_node`` (any namespace) and ``/**`` count, as ROS would apply them.
+    The sections that apply to ``<namespace>/control_node`` count, as rcl would apply them.
     """
     out: dict[str, Any] = {}
     for f in files:
-        try:
-            doc = yaml.safe_load(Path(f).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ParamError(f"parameter file {f}: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise ParamError(f"parameter file {f}: expected a mapping of node names")
-        for key, section in doc.items():
-            if str(key).rstrip("/").split("/")[-1] not in ("control_node", "**") or not isinstance(section, dict):
-                continue
-            params = section.get("ros__parameters") or {}
-            for name in ("depth", "zones"):
+        for params in node_parameters(read_param_file(f), "control_node", namespace):
+            for name in ("depth", "zones", "memory", "inputs"):
                 if isinstance(params.get(name), dict):
                     out[name] = _merge(out.get(name, {}), params[name])
             if "realtime_priority" in params:
@@ -134,7 +95,13 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
     if separate and sync:
         raise ParamError("launch argument 'obstacles' = 'process' cannot run with 'sync' = 'true' "
                          "(lock-step waits on the depth frames in the control node)")
-    if a["reasoner"].startswith("expert") and use_sim and not a["episodes_file"]:
+    reasoner = a["reasoner"].strip() or ("expert" if use_sim else "")
+    if not reasoner:
+        raise ParamError(NO_REASONER)
+    if reasoner.startswith("expert") and not use_sim:
+        raise ParamError("launch argument 'reasoner' = 'expert' is the simulator's scripted expert and "
+                         "cannot drive a real robot; " + NO_REASONER.split("; ", 1)[1])
+    if reasoner.startswith("expert") and not a["episodes_file"]:
         raise ParamError("the expert reasoner needs launch argument 'episodes_file' in simulation")
     files = [robot_params_file(a["robot"])]
     if a["params_file"]:
@@ -147,26 +114,27 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
         specs.append(NodeSpec(
             "r1_sim", "sim_bridge", "sim_bridge", tuple(files),
             {**common, "robot": a["robot"], "backend": a["sim_backend"], "episodes_file": a["episodes_file"],
+             "habitat_scene": a["habitat_scene"],
              "sim_sync": sync, "publish_stereo": a["depth"] != "none"},
             role="sim",
         ))
     specs.append(NodeSpec(
         "nav_r1", "reasoning_node", "reasoning_node", tuple(files),
-        {**common, "backend": a["reasoner"], "episodes_file": a["episodes_file"],
+        {**common, "backend": reasoner, "episodes_file": a["episodes_file"],
          "action_space": "uav" if a["robot"] == "uav" else "nav", "sim_sync": sync, "reliable_sensors": sync},
         role="reasoning",
     ))
     control: dict[str, Any] = {**common, "sim_sync": sync, "reliable_sensors": sync}
     if separate:
         # The obstacle node gets the control node's own depth and zone settings, so they stay in one place.
-        sections = _control_sections(files)
+        sections = _control_sections(files, a["namespace"])
         prio = int(sections.pop("realtime_priority", 0) or 0)
         specs.append(NodeSpec(
             "nav_r1", "obstacle_node", "obstacle_node", (),
             {**common, **sections, "realtime_priority": max(prio - 1, 0)},
             role="obstacles",
         ))
-        control.update({"obstacle_source": "pointcloud", "pointcloud_topic": "nav_r1/obstacles",
+        control.update({"obstacle_source": "pointcloud", "pointcloud_topic": topics.OBSTACLES,
                         "pointcloud_frame": "base_link"})
     specs.append(NodeSpec(
         "nav_r1", "control_node", "control_node", tuple(files), control, role="control",
@@ -178,3 +146,4 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
             role="depth",
         ))
     return specs
+

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import random
 import shutil
 import sys
 import threading
@@ -22,9 +24,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nav_r1.graph import ROBOTS, build_graph
+from nav_r1.graph import build_graph
+from nav_r1.habitat_job import HabitatJobError, check_habitat_args, prepare_habitat_episodes, require_habitat
+from nav_r1.mainjob_report import write_run_report
 from nav_r1.reasoners import split_spec
+from r1_core import topics
 from r1_core.params import ParamError
+from r1_core.robots import MOBILE_ROBOTS
+from r1_core.ros.node_main import use_default_dds_profile
+from r1_core.ros.qos import RELIABLE_QOS
+from r1_core.runner import Graph
+from r1_sim.episodes import EpisodeError, generate_episodes, load_episodes, save_episodes
+from r1_sim.scene import SceneError, generate_scene, load_scene
 
 
 class MainJobError(RuntimeError):
@@ -49,16 +60,23 @@ class MainJobOptions:
     episode_timeout_s: float
     width: int
     height: int
+    backend: str = "mujoco"
+    habitat_settings: str = "auto"
 
 
 def parse_main_job_args(argv: Sequence[str]) -> MainJobOptions:
     """Parse and validate the command line; raises MainJobError naming the bad option."""
     p = argparse.ArgumentParser(prog="nav-r1 sim", description=__doc__.splitlines()[0])
-    p.add_argument("--robot", default="dog", help=f"one of {', '.join(ROBOTS)}")
+    p.add_argument("--robot", default="dog", help=f"one of {', '.join(MOBILE_ROBOTS)}")
     p.add_argument("--episodes", type=int, default=10, help="number of generated episodes")
     p.add_argument("--seed", type=int, default=0, help="seed of the scene and the episodes")
-    p.add_argument("--scene", default="", help="scene name or JSON file (default: generated from --seed)")
-    p.add_argument("--episodes-file", type=Path, default=None, help="run these episodes instead of generating")
+    p.add_argument("--scene", default="", help="scene name or JSON file (default: generated from --seed); "
+                   "with --backend habitat the scene mesh (.glb) to run")
+    p.add_argument("--episodes-file", type=Path, default=None,
+                   help="run these episodes instead of generating (ours, or VLN-CE's .json.gz with --backend habitat)")
+    p.add_argument("--backend", default="mujoco", choices=("mujoco", "habitat"), help="simulator backend")
+    p.add_argument("--habitat-settings", default="auto", choices=("auto", "r2r_ce", "rxr_ce"),
+                   help="VLN-CE agent/sensor settings for habitat (auto: rxr_ce when the episodes carry a language)")
     p.add_argument("--reasoner", default="expert", help="expert | transformers:PATH | openai:URL[#model]")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder to write (must not exist)")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
@@ -69,8 +87,8 @@ def parse_main_job_args(argv: Sequence[str]) -> MainJobOptions:
     p.add_argument("--episode-timeout", type=float, default=150.0, help="simulated time per episode [s]")
     p.add_argument("--image", default="320x240", help="render size WxH")
     ns = p.parse_args(list(argv))
-    if ns.robot not in ROBOTS:
-        raise MainJobError(f"unknown robot '{ns.robot}'; expected one of {', '.join(ROBOTS)}")
+    if ns.robot not in MOBILE_ROBOTS:
+        raise MainJobError(f"unknown robot '{ns.robot}'; expected one of {', '.join(MOBILE_ROBOTS)}")
     if ns.episodes < 1:
         raise MainJobError(f"--episodes must be at least 1, got {ns.episodes}")
     try:
@@ -82,17 +100,20 @@ def parse_main_job_args(argv: Sequence[str]) -> MainJobOptions:
         raise MainJobError(f"--image must look like 320x240, got '{ns.image}'") from exc
     if ns.episodes_file is not None and not ns.episodes_file.is_file():
         raise MainJobError(f"episode file '{ns.episodes_file}' does not exist")
+    if ns.backend == "habitat":
+        try:
+            check_habitat_args(ns.robot, ns.scene, ns.episodes_file, ns.reasoner)
+        except HabitatJobError as exc:
+            raise MainJobError(str(exc)) from exc
     if ns.out.exists() and not ns.force:
         raise MainJobError(f"run folder '{ns.out}' exists; choose another --out or pass --force")
     return MainJobOptions(ns.robot, ns.episodes, ns.seed, ns.scene, ns.episodes_file, ns.reasoner, ns.out,
-                          ns.depth, not ns.no_sync, ns.record_images, ns.timeout, ns.episode_timeout, w, h)
+                          ns.depth, not ns.no_sync, ns.record_images, ns.timeout, ns.episode_timeout, w, h,
+                          ns.backend, ns.habitat_settings)
 
 
 def prepare_episodes(opts: MainJobOptions, folder: Path) -> tuple[Any, list[Any]]:
     """Load or generate the episodes (validated) and write them to ``folder/episodes.json``."""
-    from r1_sim.episodes import EpisodeError, generate_episodes, load_episodes, save_episodes
-    from r1_sim.scene import SceneError, generate_scene, load_scene
-
     try:
         if opts.episodes_file is not None:
             episodes = load_episodes(opts.episodes_file)
@@ -112,47 +133,54 @@ def prepare_episodes(opts: MainJobOptions, folder: Path) -> tuple[Any, list[Any]
 
 
 RECORDED_TOPICS = (
-    ("odom", "nav_msgs/msg/Odometry"),
-    ("cmd_vel", "geometry_msgs/msg/TwistStamped"),
-    ("nav_r1/plan", "nav_msgs/msg/Path"),
-    ("nav_r1/status", "std_msgs/msg/String"),
-    ("nav_r1/safety", "std_msgs/msg/String"),
-    ("nav_r1/control_stats", "std_msgs/msg/String"),
-    ("nav_r1/instruction", "std_msgs/msg/String"),
-    ("sim/episode", "std_msgs/msg/String"),
+    (topics.ODOM, "nav_msgs/msg/Odometry"),
+    (topics.CMD_VEL, "geometry_msgs/msg/TwistStamped"),
+    (topics.PLAN, "nav_msgs/msg/Path"),
+    (topics.STATUS, "std_msgs/msg/String"),
+    (topics.SAFETY, "std_msgs/msg/String"),
+    (topics.CONTROL_STATS, "std_msgs/msg/String"),
+    (topics.INSTRUCTION, "std_msgs/msg/String"),
+    (topics.SIM_EPISODE, "std_msgs/msg/String"),
 )
 IMAGE_TOPICS = (
-    ("camera/depth/image_raw", "sensor_msgs/msg/Image"),
-    ("camera/depth/camera_info", "sensor_msgs/msg/CameraInfo"),
-    ("camera/color/image_raw", "sensor_msgs/msg/Image"),
+    (topics.DEPTH_IMAGE, "sensor_msgs/msg/Image"),
+    (topics.DEPTH_INFO, "sensor_msgs/msg/CameraInfo"),
+    (topics.COLOR_IMAGE, "sensor_msgs/msg/Image"),
 )
 
 
 def run_main_job(opts: MainJobOptions) -> int:
     """Run the whole job; returns 0 when every episode ran (whatever their success)."""
-    from nav_r1.cli import private_domain_env
-    from nav_r1.runner import Graph
-
     tmp = opts.out.with_name(opts.out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        scene, episodes = prepare_episodes(opts, tmp)
+        habitat: dict[str, Any] = {}
+        scene: Any
+        if opts.backend == "habitat":
+            try:
+                require_habitat()
+                scene, episodes, habitat = prepare_habitat_episodes(opts, tmp)
+            except HabitatJobError as exc:
+                raise MainJobError(str(exc)) from exc
+        else:
+            scene, episodes = prepare_episodes(opts, tmp)
         values = {"robot": opts.robot, "use_sim": "true", "reasoner": opts.reasoner,
                   "episodes_file": str((tmp / "episodes.json").resolve()), "depth": opts.depth,
-                  "sync": "true" if opts.sync else "false"}
+                  "sync": "true" if opts.sync else "false", "sim_backend": opts.backend,
+                  "habitat_scene": habitat.get("scene", "")}
         specs = build_graph(values)
         results_file = tmp / "results.jsonl"
+        sim_extra = {"habitat_settings": habitat["settings"]} if habitat else {}
         specs = [replace(s, parameters={**s.parameters, "results_file": str(results_file.resolve()),
                                         "episode_timeout_s": opts.episode_timeout_s,
-                                        "sim.width": opts.width, "sim.height": opts.height})
+                                        "sim.width": opts.width, "sim.height": opts.height, **sim_extra})
                  if s.role == "sim" else s for s in specs]
         env = private_domain_env()
-        print(f"nav-r1 sim: {len(episodes)} episode(s) of '{opts.robot}' in scene '{scene.name}', reasoner "
+        print(f"nav-r1 sim: {len(episodes)} episode(s) of '{opts.robot}' in scene "
+              f"'{habitat.get('scene') or scene.name}' ({opts.backend}), reasoner "
               f"'{opts.reasoner}', ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}, run folder {opts.out}", flush=True)
         started = time.monotonic()
-        import os
-
         os.environ.update(env)
         monitor = _Monitor(tmp / "bag", len(episodes), opts.record_images)
         graph = Graph(specs, run_dir=tmp, env=env)
@@ -170,10 +198,8 @@ def run_main_job(opts: MainJobOptions) -> int:
             raise MainJobError(f"{len(results)} of {len(episodes)} episodes finished; node exit codes {codes}")
         if bad:
             print(f"nav-r1 sim: warning: nodes exited with {bad} after the run", file=sys.stderr)
-        from nav_r1.mainjob_report import write_run_report
-
         summary = write_run_report(tmp, scene, episodes, results, monitor.stats(),
-                                   wall_time_s=time.monotonic() - started, options=opts)
+                                   wall_time_s=time.monotonic() - started, options=opts, habitat=habitat)
         if opts.out.exists():
             shutil.rmtree(opts.out)
         tmp.rename(opts.out)
@@ -183,6 +209,14 @@ def run_main_job(opts: MainJobOptions) -> int:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def private_domain_env() -> dict[str, str]:
+    """Environment for a self-contained run: a random ROS domain (unless set) and localhost discovery."""
+    env = {"ROS_AUTOMATIC_DISCOVERY_RANGE": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST"),
+           "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+    env["ROS_DOMAIN_ID"] = os.environ.get("ROS_DOMAIN_ID") or str(random.SystemRandom().randint(1, 100))
+    return env
 
 
 def _wait(graph: Any, monitor: _Monitor, timeout_s: float, started: float) -> None:
@@ -224,8 +258,6 @@ class _Monitor:
         from tqdm import tqdm
 
         from nav_r1.bag.record import BagRecorder
-        from r1_core.ros.node_main import use_default_dds_profile
-        from r1_core.ros.qos import RELIABLE_QOS
 
         use_default_dds_profile()
         ctx = rclpy.Context()
@@ -235,8 +267,8 @@ class _Monitor:
         bar = tqdm(total=self.total, desc="episodes", unit="ep", file=sys.stdout, dynamic_ncols=False, ncols=90)
         recorder = None
         try:
-            topics = dict(RECORDED_TOPICS + (IMAGE_TOPICS if self.images else ()))
-            recorder = BagRecorder(node, topics, self.bag)
+            recorded = dict(RECORDED_TOPICS + (IMAGE_TOPICS if self.images else ()))
+            recorder = BagRecorder(node, recorded, self.bag)
 
             def on_episode(msg: String) -> None:
                 data = json.loads(msg.data)
@@ -250,8 +282,8 @@ class _Monitor:
                 with contextlib.suppress(json.JSONDecodeError):
                     self._stats.append(json.loads(msg.data))
 
-            node.create_subscription(String, "sim/episode", on_episode, RELIABLE_QOS)
-            node.create_subscription(String, "nav_r1/control_stats", on_stats, RELIABLE_QOS)
+            node.create_subscription(String, topics.SIM_EPISODE, on_episode, RELIABLE_QOS)
+            node.create_subscription(String, topics.CONTROL_STATS, on_stats, RELIABLE_QOS)
             executor = SingleThreadedExecutor(context=ctx)
             executor.add_node(node)
             self._ready.set()

@@ -5,13 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from nav_r1.actions import Action
+from r1_core.geometry import wrap_angle
+from r1_core.nav.actions import Action
 from r1_core.reasoner import Pose2D
-
-
-def wrap_angle(a: float) -> float:
-    """An angle wrapped to (-pi, pi]."""
-    return math.atan2(math.sin(a), math.cos(a))
 
 
 def actions_to_poses(start: Pose2D, actions: Sequence[Action]) -> tuple[Pose2D, ...]:
@@ -42,3 +38,7 @@ def actions_to_poses(start: Pose2D, actions: Sequence[Action]) -> tuple[Pose2D, 
 def ends_with_stop(actions: Sequence[Action]) -> bool:
     """True when the reply asks the robot to stop (the episode's end for an evaluator)."""
     return any(a.kind == "stop" for a in actions)
+
+
+#: wrap_angle is re-exported for the reasoning core, which imports it from here.
+__all__ = ["actions_to_poses", "ends_with_stop", "wrap_angle"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nav_r1.actions import NAV_R1_ACTION_SPACE
+from r1_core.nav.actions import NAV_R1_ACTION_SPACE
 from r1_core.reasoner import ChatMessage, ImageArray, Observation
 
 SYSTEM_PROMPT = (

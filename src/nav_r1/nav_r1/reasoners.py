@@ -1,56 +1,48 @@
 """Build the reasoning node's Reasoner from its ``backend`` parameter.
 
-``expert``                 the simulator's privileged expert (needs ``episodes_file``)
-``transformers:PATH|ID``   a local Qwen2.5-VL-family model through transformers
-``openai:URL[#MODEL]``     an OpenAI-compatible server (vLLM, SGLang, our ``policy_server``)
-``scripted:FILE``          replies read from a file, one per line, in order, the last one repeated
-                           (bring-up checks and tests: the whole graph runs on known replies)
-
-Heavy imports (torch, mujoco) happen only for the backend chosen.
+The kinds are :data:`r1_core.reasoners.MODEL_REASONERS` (``transformers:``, ``openai:``,
+``scripted:``, shared with the arm) plus ``expert``: the simulator's privileged expert, which reads
+the node's ``episodes_file``. Heavy imports (torch) happen only for the backend chosen.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from pathlib import Path
 from typing import Any
 
-from nav_r1.actions import NAV_R1_ACTION_SPACE, UAV_ACTION_SPACE
+from nav_r1.prompt import NavPrompt
 from nav_r1.reasoning import ReasoningConfig
+from r1_core.nav.actions import NAV_R1_ACTION_SPACE, UAV_ACTION_SPACE
 from r1_core.params import ParamError
-from r1_core.reasoner import Observation, PromptedReasoner, Reasoner, Response
+from r1_core.reasoner import Observation, Reasoner, Response
+from r1_core.reasoners import MODEL_REASONERS, ReasonerKind, parse_reasoner_spec
+from r1_core.reasoners import make_reasoner as make_model_reasoner
+from r1_core.registry import Registry
+from r1_sim.episodes import load_episodes
+from r1_sim.expert import expert_for_episode
 
-KINDS = ("expert", "transformers", "openai", "scripted")
+#: Navigation's reasoner kinds: the shared model kinds plus the simulator expert.
+NAV_REASONERS: Registry[ReasonerKind] = MODEL_REASONERS.extended([("expert", ReasonerKind(""))])
 
 
 def split_spec(spec: str) -> tuple[str, str]:
     """``"kind:rest"`` -> (kind, rest); a typo in the kind gets the nearest suggestion."""
-    kind, _, rest = spec.partition(":")
-    kind = kind.strip()
-    if kind not in KINDS:
-        near = difflib.get_close_matches(kind, KINDS, n=1)
-        hint = f"; did you mean '{near[0]}'?" if near else ""
-        raise ParamError(f"parameter 'backend' = {spec!r}: unknown reasoner kind '{kind}'{hint} (one of {KINDS})")
-    if kind != "expert" and not rest.strip():
-        raise ParamError(f"parameter 'backend' = {spec!r}: '{kind}' needs a model path or server URL after ':'")
-    return kind, rest.strip()
+    return parse_reasoner_spec(spec, NAV_REASONERS)
 
 
 def make_reasoner(config: ReasoningConfig) -> Reasoner:
     """The Reasoner named by ``config.backend``."""
-    kind, rest = split_spec(config.backend)
+    kind, _ = split_spec(config.backend)
     if kind == "expert":
         if not config.episodes_file:
             raise ParamError("parameter 'episodes_file' is required with backend 'expert'")
         return EpisodeExpert(Path(config.episodes_file))
-    from nav_r1.prompt import NavPrompt
-
     space = UAV_ACTION_SPACE if config.action_space == "uav" else NAV_R1_ACTION_SPACE
     prompt = NavPrompt(action_space=space, max_history=config.history_size)
-    from r1_core.backends import make_backend
-
-    return PromptedReasoner(make_backend(f"{kind}:{rest}"), prompt)
+    # The deadline is the node's to set: a reply later than that is stale for a moving robot.
+    overrides: dict[str, Any] = {"request_timeout_s": config.request_timeout_s} if kind == "openai" else {}
+    return make_model_reasoner(config.backend, prompt, NAV_REASONERS, **overrides)
 
 
 class EpisodeExpert:
@@ -61,8 +53,6 @@ class EpisodeExpert:
     """
 
     def __init__(self, episodes_file: Path) -> None:
-        from r1_sim.episodes import load_episodes
-
         self._episodes = load_episodes(episodes_file)
         self._experts: dict[str, Any] = {}
         self._active: Any = None
@@ -74,8 +64,6 @@ class EpisodeExpert:
         return "sim-expert"
 
     def _select(self, obs: Observation) -> Any:
-        from r1_sim.expert import expert_for_episode
-
         candidates = [e for e in self._episodes if e.instruction.strip() == obs.instruction.strip()]
         if not candidates:
             return None

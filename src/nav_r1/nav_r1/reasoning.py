@@ -1,23 +1,24 @@
 """The slow system's ROS-free core: frame history, when to reason, and reply -> plan.
 
-The reasoning node owns one :class:`ReasoningCore`. Every method is called from the node's
-executor thread except :meth:`ReasoningCore.observe`'s product, the :class:`Observation`, which is
-handed to the worker thread running the model; the worker's reply comes back through
-:meth:`ReasoningCore.on_reply` on the executor thread. A reply for a superseded instruction
-(``generation`` changed meanwhile) is dropped, so a new instruction always wins.
+The reasoning node owns one :class:`ReasoningCore` and calls it under one lock from two threads:
+the executor thread (inputs, the decision timer, :meth:`ReasoningCore.observe`) and the node's one
+worker thread, which runs the model and then, in the same thread, hands the reply to
+:meth:`ReasoningCore.on_reply` (and a health probe's verdict to :meth:`ReasoningCore.end_probe`).
+The core itself holds no lock and starts no thread. A reply for a superseded instruction (its
+observation's ``generation`` is older) is dropped, so a new instruction always wins.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
-from nav_r1.parse import ParseLimits, ParseResult, parse_response
 from nav_r1.plan import actions_to_poses, ends_with_stop, wrap_angle
+from r1_core.nav.parse import ParseLimits, ParseResult, parse_response
 from r1_core.params import nested, param, validate_params
 from r1_core.reasoner import Frame, Observation, Pose2D, Response
+from r1_core.reasoning_status import ReasoningState, ReasoningStatus, bounded_text
 
 
 @dataclass(frozen=True)
@@ -40,18 +41,23 @@ class ReasoningConfig:
     health_period_s: float = param(1.0, "Probe a remote model server this often; 0 disables [s]", min=0.0)
     heartbeat_hz: float = param(2.0, "Republish the current plan at this rate as a liveness signal [Hz]", min=0.0)
     parse: ParseLimits = nested(ParseLimits, "Caps applied to parsed replies")
+    # A reply is republished in every status at several Hz: a huge one must not be.
+    status_text_chars: int = param(4000, "Model text carried in nav_r1/status is cut to this length [chars]",
+                                   min=100, max=1_000_000)
+    request_timeout_s: float = param(15.0, "Deadline of one request to a model server (openai backend) [s]",
+                                     min=0.1, max=3600.0)
 
     def __post_init__(self) -> None:
         validate_params(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
     """What to publish after a reply: a plan (possibly empty = hold) and the status record."""
 
     plan_id: int
     poses: tuple[Pose2D, ...]
-    status: dict[str, Any]
+    status: ReasoningStatus
     stop: bool
     publish_plan: bool
 
@@ -72,7 +78,6 @@ class ReasoningCore:
     config: ReasoningConfig
     instruction: str = ""
     generation: int = 0
-    busy: bool = False
     failures: int = 0
     replies: int = 0
     _frame: Frame | None = None
@@ -83,6 +88,7 @@ class ReasoningCore:
     _plan: _PlanState = field(default_factory=_PlanState)
     _retry_after: float = -math.inf
     _holding: str | None = None
+    _busy: bool = False  # an inference or a health probe is in flight (one at a time)
 
     def set_instruction(self, text: str, now: float) -> bool:
         """A new instruction supersedes everything in flight; returns False for blank text."""
@@ -128,7 +134,7 @@ class ReasoningCore:
         """Why no inference should start now, or None when it should."""
         if not self.instruction:
             return "no instruction"
-        if self.busy:
+        if self._busy:
             return "busy"
         if self._holding is not None:
             return f"holding: {self._holding}"
@@ -145,16 +151,17 @@ class ReasoningCore:
         return None
 
     def observe(self, now: float) -> Observation:
-        """The observation for the next inference; marks the core busy."""
+        """The observation for the next inference; marks the core busy until :meth:`on_reply`."""
         assert self._frame is not None
-        self.busy = True
+        self._busy = True
         return Observation(
             instruction=self.instruction,
             frame=self._frame,
             history=tuple(self._history),
             pose=self._pose,
             stamp=self._frame.stamp,
-            extra={"generation": self.generation, "action_space": self.config.action_space, "now": now},
+            extra={"action_space": self.config.action_space, "now": now},
+            generation=self.generation,
         )
 
     def on_reply(self, obs: Observation, response: Response, now: float) -> Outcome | None:
@@ -162,8 +169,8 @@ class ReasoningCore:
 
         Returns None when the reply belongs to a superseded instruction.
         """
-        self.busy = False
-        if obs.extra.get("generation") != self.generation:
+        self._busy = False
+        if obs.generation != self.generation:
             return None
         self.replies += 1
         result: ParseResult | None = None
@@ -172,29 +179,43 @@ class ReasoningCore:
             result = parse_response(response.text, self.config.parse)
             if not result.ok:
                 error = f"parse: {result.failure}"
-        status: dict[str, Any] = {
-            "stamp": now,
-            "obs_stamp": obs.stamp,
-            "instruction": obs.instruction,
-            "model": response.model,
-            "raw": response.text,
-            "timings": dict(response.timings),
-            "reasoning": result.reasoning if result else "",
-            "actions": [a.to_text() for a in result.actions] if result and result.ok else [],
-            "error": error,
-        }
+        limit = self.config.status_text_chars
+        status = ReasoningStatus(
+            state=ReasoningState.FAILED, stamp=now, instruction=obs.instruction, obs_stamp=obs.stamp,
+            model=response.model, raw=bounded_text(response.text, limit), timings=dict(response.timings),
+            reasoning=bounded_text(result.reasoning, limit) if result else "",
+            actions=tuple(a.to_text() for a in result.actions) if result and result.ok else (),
+            error=bounded_text(error, limit) if error is not None else None,
+        )
         if error is not None or result is None or obs.pose is None:
             self.failures += 1
             self._retry_after = now + self.config.retry_backoff_s
-            status.update(state="failed", plan_id=self._plan.plan_id, stop=False, failures=self.failures)
+            status = replace(status, plan_id=self._plan.plan_id, failures=self.failures)
             return Outcome(self._plan.plan_id, self._plan.poses, status, stop=False, publish_plan=False)
         poses = actions_to_poses(obs.pose, result.actions)
         stop = ends_with_stop(result.actions)
         plan_id = self._plan.plan_id + 1
         self._plan = _PlanState(plan_id=plan_id, poses=poses, made_at=now, stop=stop, obs_stamp=obs.stamp)
-        status.update(state="stopped" if stop and not poses else "planned", plan_id=plan_id, stop=stop,
-                      failures=self.failures)
+        state = ReasoningState.STOPPED if stop and not poses else ReasoningState.PLANNED
+        status = replace(status, state=state, plan_id=plan_id, stop=stop, failures=self.failures)
         return Outcome(plan_id, poses, status, stop=stop, publish_plan=True)
+
+    def begin_probe(self) -> bool:
+        """Claim the model for a health probe; False while a reply (or another probe) is in flight."""
+        if self._busy:
+            return False
+        self._busy = True
+        return True
+
+    def end_probe(self, problem: str | None, now: float) -> Outcome | None:
+        """A probe started with :meth:`begin_probe` finished: release the model, apply the verdict."""
+        self._busy = False
+        return self.on_health(problem, now)
+
+    def instructed(self, now: float) -> ReasoningStatus:
+        """The status that acknowledges the current instruction."""
+        return ReasoningStatus(ReasoningState.INSTRUCTED, stamp=now, instruction=self.instruction,
+                               plan_id=self._plan.plan_id, failures=self.failures)
 
     def on_health(self, problem: str | None, now: float) -> Outcome | None:
         """A health probe's verdict: hold (empty plan) when the model became unreachable, resume after.
@@ -202,20 +223,27 @@ class ReasoningCore:
         The fast node stops on the empty plan at once instead of finishing a plan nobody can
         revise; when the model answers again the next reply plans from wherever the robot is.
         """
-        status: dict[str, Any] = {"stamp": now, "instruction": self.instruction, "error": problem}
+        base = ReasoningStatus(ReasoningState.RESUMED, stamp=now, instruction=self.instruction,
+                               failures=self.failures,
+                               error=bounded_text(problem, self.config.status_text_chars) if problem else None)
         if problem is None:
             if self._holding is None:
                 return None
             self._holding = None
-            status.update(state="resumed", plan_id=self._plan.plan_id, stop=False)
+            status = replace(base, plan_id=self._plan.plan_id)
             return Outcome(self._plan.plan_id, self._plan.poses, status, stop=False, publish_plan=False)
         if self._holding is not None or not self.instruction or self._plan.stop:
             return None
         self._holding = problem
         plan_id = self._plan.plan_id + 1
         self._plan = _PlanState(plan_id=plan_id, made_at=now)
-        status.update(state="holding", plan_id=plan_id, stop=False, obs_stamp=now)
+        status = replace(base, state=ReasoningState.HOLDING, plan_id=plan_id, obs_stamp=now)
         return Outcome(plan_id, (), status, stop=False, publish_plan=True)
+
+    @property
+    def busy(self) -> bool:
+        """True while an inference or a health probe is in flight."""
+        return self._busy
 
     @property
     def holding(self) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import typing
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -227,11 +228,35 @@ def replace(config: T, **overrides: Any) -> T:
     return from_mapping(type(config), flat)
 
 
-def load_ros_params(path: str | Path, node_name: str) -> dict[str, Any]:
-    """Read a ROS 2 parameter file (``node: {ros__parameters: ...}``) for one node, flattened.
+def node_key(node_name: str) -> str:
+    """The parameter-file key for a node in any namespace: ``/**/<node_name>`` (rcl wildcard syntax)."""
+    return f"/**/{node_name}"
 
-    Entries under ``/**`` apply to every node; a node's own section overrides them.
+
+def _key_pattern(key: str) -> re.Pattern[str]:
+    """rcl's matching of a parameter-file key against a fully qualified node name.
+
+    A key without a leading ``/`` is taken as absolute (``control_node`` is ``/control_node``: the
+    root namespace only); ``**`` matches any number of name tokens, ``*`` one token or part of one.
     """
+    tokens = key.strip().strip("/").split("/") if key.strip("/ ") else []
+    regex = ""
+    for tok in tokens:
+        if tok == "**":
+            regex += "(?:/[^/]+)*"
+        else:
+            regex += "/" + "[^/]*".join(re.escape(part) for part in tok.split("*"))
+    return re.compile(f"^{regex}$")
+
+
+def section_applies(key: str, node_name: str, namespace: str = "") -> bool:
+    """True when the section ``key`` of a ROS parameter file applies to ``namespace/node_name``."""
+    ns = "/" + namespace.strip("/") if namespace.strip("/") else ""
+    return bool(_key_pattern(str(key)).match(f"{ns}/{node_name}"))
+
+
+def read_param_file(path: str | Path) -> dict[str, Any]:
+    """The one reader of ROS 2 parameter files: node keys to sections; ParamError names the file."""
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text()) or {}
@@ -239,11 +264,31 @@ def load_ros_params(path: str | Path, node_name: str) -> dict[str, Any]:
         raise ParamError(f"cannot read parameter file {p}: {exc}") from exc
     if not isinstance(data, Mapping):
         raise ParamError(f"parameter file {p} must hold a mapping of node names")
+    return {str(k): v for k, v in data.items()}
+
+
+def node_parameters(doc: Mapping[str, Any], node_name: str, namespace: str = "") -> list[Mapping[str, Any]]:
+    """The ``ros__parameters`` of every section of ``doc`` that applies to ``namespace/node_name``, in file order."""
+    out: list[Mapping[str, Any]] = []
+    for key, section in doc.items():
+        if isinstance(section, Mapping) and section_applies(str(key), node_name, namespace):
+            params = section.get("ros__parameters") or {}
+            if not isinstance(params, Mapping):
+                raise ParamError(f"parameter file section '{key}.ros__parameters' must be a mapping")
+            out.append(params)
+    return out
+
+
+def load_ros_params(path: str | Path, node_name: str, namespace: str = "") -> dict[str, Any]:
+    """Read a ROS 2 parameter file (``key: {ros__parameters: ...}``) for one node, flattened.
+
+    Sections apply as rcl applies them: every key that matches the node's fully qualified name
+    (``/**``, ``/**/node``, ``/ns/node``; a bare ``node`` only in the root namespace), in file
+    order, a later section overriding an earlier one.
+    """
     out: dict[str, Any] = {}
-    for key in ("/**", node_name, f"/{node_name}"):
-        section = data.get(key)
-        if isinstance(section, Mapping):
-            out.update(flatten(section.get("ros__parameters") or {}))
+    for params in node_parameters(read_param_file(path), node_name, namespace):
+        out.update(flatten(params))
     return out
 
 

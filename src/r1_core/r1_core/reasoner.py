@@ -67,6 +67,8 @@ class Observation:
     pose: Pose2D | None = None
     stamp: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Which instruction this was taken for: a reply to an older one (superseded) is dropped.
+    generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,10 @@ class PromptedReasoner:
         return self._backend.generate(messages)
 
     def reset(self) -> None:
-        """Prompted reasoners keep no episode state beyond the observation's history."""
+        """Prompts keep no episode state beyond the observation's history; a backend with ``reset`` is reset."""
+        reset = getattr(self._backend, "reset", None)
+        if callable(reset):
+            reset()
 
     def health(self) -> str | None:
         """None when the backend can answer, else why not (remote backends probe their server)."""

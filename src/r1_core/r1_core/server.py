@@ -196,7 +196,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--local-files-only", action="store_true", help="never contact the Hub")
     p.add_argument("--served-model-name", default=None, help="name clients put in 'model' (default: --model)")
     p.add_argument("--api-key-env", default="R1_POLICY_API_KEY",
-                   help="environment variable whose value, when set, clients must send as a bearer token")
+                   help="environment variable whose value, when set, clients must send as a bearer token "
+                        "(every mode, --replies included)")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback --host without a bearer token (anyone on the network can use it)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return p
 
@@ -205,42 +208,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``policy_server`` console script."""
     args = build_arg_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Checked before anything loads: the token applies to every mode, and a server reachable from
+    # the network without one must be asked for explicitly.
+    api_key = os.environ.get(args.api_key_env) or None
+    if not _is_loopback(args.host) and api_key is None:
+        if not args.insecure:
+            LOG.error("refusing to listen on %s without a bearer token: set %s, or pass --insecure to let "
+                      "anyone on the network drive this model", args.host, args.api_key_env)
+            return 2
+        LOG.warning("listening on %s without a bearer token (--insecure): anyone on the network can drive "
+                    "this model", args.host)
     import uvicorn
 
     from r1_core.backends.transformers_vlm import BackendLoadError, TransformersConfig, TransformersVLM
     from r1_core.params import ParamError
 
+    backend: VLMBackend
     if args.replies:
         from r1_core.backends.scripted import ScriptedVLM
 
         try:
-            scripted = ScriptedVLM.from_file(args.replies)
+            backend = ScriptedVLM.from_file(args.replies)
         except ParamError as exc:
             LOG.error("%s", exc)
             return 2
         LOG.info("serving scripted replies from %s on http://%s:%d/v1", args.replies, args.host, args.port)
-        app = create_app(scripted, served_model_name=args.served_model_name)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-        return 0
-    try:
-        config = TransformersConfig(
-            model=args.model, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
-            temperature=args.temperature, max_image_side=args.max_image_side,
-            local_files_only=args.local_files_only,
+    else:
+        try:
+            config = TransformersConfig(
+                model=args.model, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
+                temperature=args.temperature, max_image_side=args.max_image_side,
+                local_files_only=args.local_files_only,
+            )
+            model = TransformersVLM(config)
+        except (ParamError, BackendLoadError) as exc:
+            LOG.error("%s", exc)
+            return 2
+        LOG.info(
+            "serving %s (%.1fM parameters, %s, %s) as '%s' on http://%s:%d/v1",
+            args.model, model.parameter_count / 1e6, model.device, str(model.dtype).removeprefix("torch."),
+            args.served_model_name or model.name, args.host, args.port,
         )
-        backend = TransformersVLM(config)
-    except (ParamError, BackendLoadError) as exc:
-        LOG.error("%s", exc)
-        return 2
-    LOG.info(
-        "serving %s (%.1fM parameters, %s, %s) as '%s' on http://%s:%d/v1",
-        args.model, backend.parameter_count / 1e6, backend.device, str(backend.dtype).removeprefix("torch."),
-        args.served_model_name or backend.name, args.host, args.port,
-    )
-    api_key = os.environ.get(args.api_key_env) or None
-    if not _is_loopback(args.host) and api_key is None:
-        LOG.warning("listening on %s without a bearer token: anyone on the network can drive this model "
-                    "(set %s to require one)", args.host, args.api_key_env)
+        backend = model
     app = create_app(backend, served_model_name=args.served_model_name, api_key=api_key)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

@@ -25,40 +25,48 @@ from typing import Any
 import rclpy
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
+from r1_core import topics
 from r1_core.params import nested, param, validate_params
 from r1_core.reasoner import Pose2D
+from r1_core.reasoning_status import ReasoningState, ReasoningStatus, StatusError
+from r1_core.robots import MOBILE_ROBOTS
 from r1_core.ros.convert import make_camera_info, numpy_to_image, sec_to_stamp, stamp_to_sec, yaw_to_quaternion
-from r1_core.ros.node_main import make_executor, use_default_dds_profile
+from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS
 from r1_core.ros.sim_sync import SyncMaster
+from r1_sim.episode_runner import EpisodeRules, EpisodeRun, Pacer
+from r1_sim.episodes import load_episodes
+from r1_sim.scene import generate_scene, load_scene
 from r1_sim.world import SimConfig, make_simulator
 
-COLOR, DEPTH = "camera/color/image_raw", "camera/depth/image_raw"
-LEFT, RIGHT = "stereo/left/image_rect", "stereo/right/image_rect"
+COLOR, DEPTH = topics.COLOR_IMAGE, topics.DEPTH_IMAGE
+LEFT, RIGHT = topics.STEREO_LEFT_IMAGE, topics.STEREO_RIGHT_IMAGE
 
 
 @dataclass(frozen=True)
 class BridgeConfig:
     """Parameters of the simulator bridge node."""
 
-    robot: str = param("dog", "Robot to simulate", choices=("dog", "uav", "wheeled"))
+    robot: str = param("dog", "Robot to simulate", choices=MOBILE_ROBOTS)
     backend: str = param("mujoco", "Simulator backend", choices=("mujoco", "habitat"))
     scene: str = param("seed:0", "Scene name, JSON path, or seed:N (used when no episodes file is given)")
-    habitat_scene: str = param("", "Habitat scene file (.glb) for the habitat backend")
+    habitat_scene: str = param("", "Habitat scene file (.glb) for the habitat backend (default: the episodes' scene)")
+    habitat_settings: str = param("r2r_ce", "VLN-CE agent and sensor settings of the habitat backend",
+                                  choices=("r2r_ce", "rxr_ce"))
     episodes_file: str = param("", "Episodes to run (JSON); empty: free-running scene")
     results_file: str = param("", "Where to append per-episode results (JSON lines); empty: none")
     control_dt: float = param(0.01, "Simulation tick: odometry and lock-step period [s]", min=0.001, max=0.1)
     rate_factor: float = param(1.0, "Real-time factor when not lock-stepped", min=0.01, max=100.0)
     publish_stereo: bool = param(True, "Publish the rectified stereo pair")
     episode_timeout_s: float = param(150.0, "Simulated time after which an episode ends unfinished [s]", min=1.0)
-    settle_timeout_s: float = param(3.0, "After stop, wait at most this long for the robot to come to rest [s]",
+    settle_timeout_s: float = param(3.0, "After stop, wait at most this long for the robot to come to rest "
+                                    "(every speed under r1_sim.episode_runner.SETTLE_SPEED) [s]",
                                     min=0.0)
     cmd_timeout_s: float = param(0.5, "Base watchdog: no cmd_vel for this long -> zero command [s]", min=0.01)
     cmd_vel_stamped: bool = param(True, "cmd_vel is TwistStamped (Kilted default) rather than Twist")
@@ -86,21 +94,31 @@ class BridgeNode(Node):
     def __init__(self) -> None:
         super().__init__("sim_bridge")
         self.cfg = declare_config(self, BridgeConfig)
-        from r1_sim.episodes import load_episodes
-        from r1_sim.scene import generate_scene, load_scene
-
-        self.episodes = load_episodes(Path(self.cfg.episodes_file)) if self.cfg.episodes_file else []
-        if self.episodes:
+        habitat = self.cfg.backend == "habitat"
+        # Habitat scenes are meshes, not our box scenes: the episodes name them and are not checked here.
+        self.episodes = (load_episodes(Path(self.cfg.episodes_file), check_scenes=not habitat)
+                         if self.cfg.episodes_file else [])
+        scene = None
+        habitat_scene = self.cfg.habitat_scene
+        if habitat:
+            if not habitat_scene and self.episodes:
+                habitat_scene = self.episodes[0].scene
+            other = sorted({e.scene for e in self.episodes} - {habitat_scene})
+            if other:
+                raise ValueError(f"habitat backend runs one scene ({habitat_scene}); episodes also name {other[:3]}")
+        elif self.episodes:
             scene = self.episodes[0].scene_obj(Path(self.cfg.episodes_file).parent)
         elif self.cfg.scene.startswith("seed:"):
             scene = generate_scene(int(self.cfg.scene.split(":", 1)[1]))
         else:
             scene = load_scene(self.cfg.scene)
-        self.sim = make_simulator(self.cfg.backend, self.cfg.robot, scene, self.cfg.sim, self.cfg.habitat_scene)
+        self.sim = make_simulator(self.cfg.backend, self.cfg.robot, scene, self.cfg.sim, habitat_scene,
+                                  self.cfg.habitat_settings)
+        scene_name = habitat_scene if scene is None else scene.name
         self._lock = threading.Lock()
         self._cmd = (0.0, 0.0, 0.0, 0.0)
         self._cmd_time = -math.inf
-        self._status: dict[str, Any] = {}
+        self._status: ReasoningStatus | None = None
         self._instructed = threading.Event()
         self._stop_said = False
         self._instruction = ""
@@ -108,28 +126,29 @@ class BridgeNode(Node):
         self.seq = 0
         qos = RELIABLE_QOS
         self.pubs = {
-            "odom": self.create_publisher(Odometry, "odom", qos),
+            topics.ODOM: self.create_publisher(Odometry, topics.ODOM, qos),
             COLOR: self.create_publisher(Image, COLOR, qos),
             DEPTH: self.create_publisher(Image, DEPTH, qos),
-            "color_info": self.create_publisher(CameraInfo, "camera/color/camera_info", qos),
-            "depth_info": self.create_publisher(CameraInfo, "camera/depth/camera_info", qos),
+            "color_info": self.create_publisher(CameraInfo, topics.COLOR_INFO, qos),
+            "depth_info": self.create_publisher(CameraInfo, topics.DEPTH_INFO, qos),
             LEFT: self.create_publisher(Image, LEFT, qos),
             RIGHT: self.create_publisher(Image, RIGHT, qos),
-            "left_info": self.create_publisher(CameraInfo, "stereo/left/camera_info", qos),
-            "right_info": self.create_publisher(CameraInfo, "stereo/right/camera_info", qos),
+            "left_info": self.create_publisher(CameraInfo, topics.STEREO_LEFT_INFO, qos),
+            "right_info": self.create_publisher(CameraInfo, topics.STEREO_RIGHT_INFO, qos),
         }
-        self.clock_pub = self.create_publisher(Clock, "/clock", qos)
-        self.instruction_pub = self.create_publisher(String, "nav_r1/instruction", qos)
-        self.episode_pub = self.create_publisher(String, "sim/episode", qos)
+        self.clock_pub = self.create_publisher(Clock, topics.CLOCK, qos)
+        self.instruction_pub = self.create_publisher(String, topics.INSTRUCTION, qos)
+        self.episode_pub = self.create_publisher(String, topics.SIM_EPISODE, qos)
         cmd_type = TwistStamped if self.cfg.cmd_vel_stamped else Twist
-        self.create_subscription(cmd_type, "cmd_vel", self._on_cmd, qos)
-        self.create_subscription(String, "nav_r1/status", self._on_status, qos)
+        self.create_subscription(cmd_type, topics.CMD_VEL, self._on_cmd, qos)
+        self.create_subscription(String, topics.STATUS, self._on_status, qos)
         self.master = SyncMaster(self, (*self.cfg.sync_participants, *self.cfg.sync_camera_participants),
                                  self.cfg.sync_timeout_s) if self.cfg.sim_sync else None
+        self.rules = EpisodeRules(self.cfg.episode_timeout_s, self.cfg.settle_timeout_s)
         self._camera_period = 1.0 / self.cfg.sim.camera_rate_hz
         self._next_camera = 0.0
         self.get_logger().info(
-            f"simulating '{self.cfg.robot}' in scene '{scene.name}' ({self.cfg.backend}), "
+            f"simulating '{self.cfg.robot}' in scene '{scene_name}' ({self.cfg.backend}), "
             f"{len(self.episodes)} episode(s), {'lock-step' if self.master else f'x{self.cfg.rate_factor} real time'}"
         )
 
@@ -141,22 +160,23 @@ class BridgeNode(Node):
             self._cmd = (tw.linear.x, tw.linear.y, tw.linear.z, tw.angular.z)
             self._cmd_time = self.t
         if self.master is not None:
-            self.master.received("cmd_vel", stamp)
+            self.master.received(topics.CMD_VEL, stamp)
 
     def _on_status(self, msg: String) -> None:
         try:
-            status = json.loads(msg.data)
-        except json.JSONDecodeError:
+            status = ReasoningStatus.from_json(msg.data)
+        except StatusError as exc:
+            self.get_logger().error(f"ignored a reasoning status: {exc}", throttle_duration_sec=5.0)
             return
         with self._lock:
             self._status = status
-            if status.get("instruction") == self._instruction:
-                if status.get("state") == "instructed":
+            if status.instruction == self._instruction:
+                if status.state is ReasoningState.INSTRUCTED:
                     self._instructed.set()
-                if status.get("stop"):
+                if status.stop:
                     self._stop_said = True
-        if self.master is not None and "stamp" in status:
-            self.master.received("nav_r1/status", float(status["stamp"]))
+        if self.master is not None:
+            self.master.received(topics.STATUS, status.stamp)
 
     # ---- one simulation tick (main thread) ----------------------------------------------
     def _tick(self, published_before: dict[str, float]) -> dict[str, float]:
@@ -174,7 +194,7 @@ class BridgeNode(Node):
         who = set(self.cfg.sync_participants)
         if COLOR in expect:
             who.update(self.cfg.sync_camera_participants)
-        res = self.master.tick(self.seq, self.t, expect, consumes=["cmd_vel", "nav_r1/status"], participants=who)
+        res = self.master.tick(self.seq, self.t, expect, consumes=[topics.CMD_VEL, topics.STATUS], participants=who)
         return res.published
 
     def _publish_sensors(self) -> dict[str, float]:
@@ -188,8 +208,8 @@ class BridgeNode(Node):
         odom.pose.pose.orientation = yaw_to_quaternion(pose.yaw)
         odom.twist.twist.linear.x, odom.twist.twist.linear.y, odom.twist.twist.linear.z = vx, vy, vz
         odom.twist.twist.angular.z = wz
-        self.pubs["odom"].publish(odom)
-        out = {"odom": t}
+        self.pubs[topics.ODOM].publish(odom)
+        out = {topics.ODOM: t}
         if t + 1e-9 >= self._next_camera:
             self._next_camera += self._camera_period
             out.update(self._publish_cameras(t))
@@ -239,52 +259,37 @@ class BridgeNode(Node):
         self.sim.reset(start)
         with self._lock:
             self._cmd, self._cmd_time = (0.0, 0.0, 0.0, 0.0), -math.inf
-        t0, wall0 = self.t, time.monotonic()
+        run = EpisodeRun(self.rules, t0=self.t)
+        wall0 = time.monotonic()
+        pacer = Pacer(self.cfg.rate_factor, self.t) if self.master is None else None
         self._next_camera = self.t
         published = self._tick({})  # publish the start state so the reasoner sees the new pose
         if not self._instruct(episode.instruction):
             raise RuntimeError("the reasoning node never acknowledged the instruction (is it running?)")
-        trajectory: list[list[float]] = []
-        stop_at: float | None = None
-        called_stop = False
-        ticks = 0
         misses0 = self.master.deadline_misses if self.master else 0
         while rclpy.ok(context=self.context):
-            if self.master is None:  # free-running: pace against the wall clock
-                lag = (self.t - t0) / self.cfg.rate_factor - (time.monotonic() - wall0)
-                if lag > 0:
-                    time.sleep(lag)
+            if pacer is not None:  # free-running: pace against the wall clock
+                pacer.wait(self.t)
             published = self._tick(published)
-            ticks += 1
-            if ticks % 5 == 0:
-                p = self.sim.pose()
-                trajectory.append([round(self.t - t0, 4), p.x, p.y, p.z, p.yaw])
             with self._lock:
                 stop_said = self._stop_said
-            if stop_said and stop_at is None:
-                stop_at, called_stop = self.t, True
-            if stop_at is not None:
-                speed = max(abs(v) for v in self.sim.twist())
-                if speed < 0.02 or self.t - stop_at > self.cfg.settle_timeout_s:
-                    break
-            if self.t - t0 >= self.cfg.episode_timeout_s:
+            if run.after_tick(self.t, self.sim, stop_said):
                 break
-        p = self.sim.pose()
-        trajectory.append([round(self.t - t0, 4), p.x, p.y, p.z, p.yaw])
+        outcome = run.finish(self.t, self.sim)
         with self._lock:
-            status = dict(self._status)
+            failures = self._status.failures if self._status is not None else 0
         return {
             "episode_id": episode.episode_id,
             "robot": self.cfg.robot,
             "instruction": episode.instruction,
-            "called_stop": called_stop,
-            "sim_time_s": round(self.t - t0, 4),
+            "called_stop": outcome.called_stop,
+            "sim_time_s": outcome.sim_time_s,
             "wall_time_s": round(time.monotonic() - wall0, 3),
             "collisions": int(self.sim.collisions),
-            "ticks": ticks,
+            "ticks": outcome.ticks,
             "sync_deadline_misses": (self.master.deadline_misses - misses0) if self.master else 0,
-            "reasoner_failures": status.get("failures", 0),
-            "trajectory": trajectory,
+            "reasoner_failures": failures,
+            "trajectory": outcome.trajectory,
         }
 
     def run(self) -> None:
@@ -293,12 +298,10 @@ class BridgeNode(Node):
             raise RuntimeError(f"lock-step participants {sorted(self.master.participants)} did not appear")
         if not self.episodes:
             published: dict[str, float] = {}
-            t0, wall0 = self.t, time.monotonic()
+            pacer = Pacer(self.cfg.rate_factor, self.t) if self.master is None else None
             while rclpy.ok(context=self.context):
-                if self.master is None:
-                    lag = (self.t - t0) / self.cfg.rate_factor - (time.monotonic() - wall0)
-                    if lag > 0:
-                        time.sleep(lag)
+                if pacer is not None:
+                    pacer.wait(self.t)
                 published = self._tick(published)
             return
         results = Path(self.cfg.results_file) if self.cfg.results_file else None
@@ -325,39 +328,8 @@ class BridgeNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     """Console script ``sim_bridge``: the executor spins in a thread, the episode loop in main."""
-    import sys
-
-    from r1_core.params import ParamError
-
-    use_default_dds_profile()
-    rclpy.init(args=args if args is not None else sys.argv)
-    executor: Any = None
-    node: BridgeNode | None = None
-    code = 0
-    try:
-        node = BridgeNode()
-        executor = make_executor(node)
-        executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
-        spinner.start()
-        node.run()
-    except ParamError as exc:
-        print(f"[error] invalid parameters: {exc}", file=sys.stderr, flush=True)
-        code = 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (RuntimeError, ValueError, OSError) as exc:
-        print(f"[error] sim_bridge: {exc}", file=sys.stderr, flush=True)
-        code = 1
-    finally:
-        if executor is not None:
-            executor.shutdown(timeout_sec=2.0)
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return code
+    # ImportError: the habitat backend without habitat-sim installed.
+    return run_node(BridgeNode, args, main_loop=BridgeNode.run, fatal=(RuntimeError, ValueError, OSError, ImportError))
 
 
 if __name__ == "__main__":

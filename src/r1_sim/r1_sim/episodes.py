@@ -20,6 +20,7 @@ File schema (``schema: "r1_sim.episodes/1"``; see docs/episodes.md)::
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import json
 import math
@@ -164,11 +165,19 @@ def load_episodes(path: str | Path, check_scenes: bool = True) -> list[Episode]:
     """Read and validate an episode file; :class:`EpisodeError` names the file, episode and field."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text())
+        raw = p.read_bytes()
     except OSError as exc:
         raise EpisodeError(f"{p}: cannot read episode file: {exc}") from exc
+    try:
+        data = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise EpisodeError(f"{p}: not a readable gzip/UTF-8 file: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise EpisodeError(f"{p}: not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and "schema" not in data and isinstance(data.get("episodes"), list):
+        raise EpisodeError(f"{p}: schema: this is a VLN-CE episode file, not ours ({SCHEMA!r}); read it with "
+                           "r1_sim.vlnce, run it with `nav-r1 sim --backend habitat --scene PATH`, or score "
+                           "paths with `nav-r1 evaluate-paths` (docs/benchmarks.md)")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise EpisodeError(f"{p}: schema: expected {SCHEMA!r}, found {found!r}")

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from nav_r1.actions import NAV_R1_ACTION_SPACE, UAV_ACTION_SPACE, Action
+from r1_core.geometry import wrap_angle
+from r1_core.nav.actions import NAV_R1_ACTION_SPACE, UAV_ACTION_SPACE, Action
 from r1_core.reasoner import Observation, Pose2D, Response
 from r1_sim.episodes import Episode
 from r1_sim.navmap import NavMap
@@ -32,12 +33,9 @@ TURN_DEG = 30.0
 VERTICAL_TOLERANCE_M = 0.15
 
 
-def _wrap(a: float) -> float:
-    return (a + math.pi) % (2 * math.pi) - math.pi
-
 
 def _side(yaw: float, dx: float, dy: float) -> str:
-    rel = math.degrees(_wrap(math.atan2(dy, dx) - yaw))
+    rel = math.degrees(wrap_angle(math.atan2(dy, dx) - yaw))
     if abs(rel) <= 30:
         return "ahead of me"
     if abs(rel) >= 150:
@@ -142,11 +140,11 @@ class ExpertReasoner:
                 break  # the next reply, from a fresh pose, confirms the stop
             path = self._plan(xy)
             target = next((p for p in path[1:] if np.linalg.norm(p - xy) > 0.05), path[-1])
-            err = _wrap(math.atan2(target[1] - xy[1], target[0] - xy[0]) - yaw)
+            err = wrap_angle(math.atan2(target[1] - xy[1], target[0] - xy[0]) - yaw)
             if abs(err) > self.turn_threshold:
                 left = err > 0
                 actions.append(Action("turn_left" if left else "turn_right", TURN_DEG))
-                yaw = _wrap(yaw + math.radians(TURN_DEG if left else -TURN_DEG))
+                yaw = wrap_angle(yaw + math.radians(TURN_DEG if left else -TURN_DEG))
                 if not reasons:
                     reasons.append(f"The way to {self._goal_phrase} is {abs(math.degrees(err)):.0f}° to my "
                                    f"{'left' if left else 'right'}, so I turn {'left' if left else 'right'}.")

@@ -47,20 +47,10 @@ def _geom(g: Geom, name: str, collide: bool) -> str:
     return f'<geom {common} contype="0" conaffinity="0" group="1" rgba="{_f(g.rgba)}" mass="0"/>'
 
 
-def build_mjcf(
-    scene: Scene,
-    body: RobotBody,
-    profile: RobotProfile,
-    *,
-    fovy_deg: float,
-    timestep: float,
-    max_width: int,
-    max_height: int,
-) -> str:
-    """The MJCF text of ``scene`` with ``body`` as a velocity-driven base named ``robot``."""
+def _world_geoms(scene: Scene) -> list[str]:
+    """Light, floor, ceiling, per-room floor tints, walls and objects."""
     x0, y0, x1, y1 = scene.bounds
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    extent = max(x1 - x0, y1 - y0, scene.wall_height) / 2
     world: list[str] = [
         '<light name="sun" directional="true" pos="0 0 6" dir="0.3 0.2 -1" castshadow="false" '
         'diffuse="0.45 0.45 0.45" specular="0.05 0.05 0.05"/>',
@@ -84,12 +74,17 @@ def build_mjcf(
         world.append(f'<geom name={quoteattr("obj_" + o.object_id)} type="box" pos="{_f(o.box.center)}" '
                      f'size="{_f(np.asarray(o.box.size) / 2)}" material="speckle" rgba="{_f(o.rgba)}" contype="1" '
                      'conaffinity="1"/>')
-    z0 = body.ground_clearance if not profile.flies else 1.0
+    return world
+
+
+def _robot_elements(body: RobotBody, profile: RobotProfile, z0: float, wall_height: float,
+                    fovy_deg: float) -> list[str]:
+    """The base's joints, inertia, visual and collision geoms and the stereo cameras."""
     joints = ['<joint name="base_x" type="slide" axis="1 0 0" damping="0"/>',
               '<joint name="base_y" type="slide" axis="0 1 0" damping="0"/>']
     if profile.flies:
         # Relative to the body's initial height z0: keep the UAV between 0.15 m and the ceiling.
-        lo, hi = 0.15 - z0, scene.wall_height - 0.25 - z0
+        lo, hi = 0.15 - z0, wall_height - 0.25 - z0
         joints.append(f'<joint name="base_z" type="slide" axis="0 0 1" limited="true" range="{lo:.4g} {hi:.4g}"/>')
     joints.append('<joint name="base_yaw" type="hinge" axis="0 0 1" damping="0"/>')
     inertia = body.inertia
@@ -108,13 +103,39 @@ def build_mjcf(
         t = body.frames[frame]
         robot.append(f'<camera name="{cam}" pos="{_f(t[:3, 3])}" quat="{_quat(t[:3, :3] @ OPTICAL_TO_MUJOCO)}" '
                      f'fovy="{fovy_deg:.6g}"/>')
-    # Stiff velocity actuators: gain = inertia / tau gives a first-order lag of time constant tau.
+    return robot
+
+
+def _actuators(body: RobotBody, profile: RobotProfile) -> list[str]:
+    """Stiff velocity actuators: gain = inertia / tau gives a first-order lag of time constant tau."""
+    inertia = body.inertia
     izz = float(inertia[2, 2] + body.mass * (body.com[0] ** 2 + body.com[1] ** 2))
     acts = [f'<velocity name="act_x" joint="base_x" kv="{body.mass / profile.tau:.6g}"/>',
             f'<velocity name="act_y" joint="base_y" kv="{body.mass / profile.tau:.6g}"/>']
     if profile.flies:
         acts.append(f'<velocity name="act_z" joint="base_z" kv="{body.mass / profile.tau:.6g}"/>')
     acts.append(f'<velocity name="act_yaw" joint="base_yaw" kv="{izz / profile.tau:.6g}"/>')
+    return acts
+
+
+def build_mjcf(
+    scene: Scene,
+    body: RobotBody,
+    profile: RobotProfile,
+    *,
+    fovy_deg: float,
+    timestep: float,
+    max_width: int,
+    max_height: int,
+) -> str:
+    """The MJCF text of ``scene`` with ``body`` as a velocity-driven base named ``robot``."""
+    x0, y0, x1, y1 = scene.bounds
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    extent = max(x1 - x0, y1 - y0, scene.wall_height) / 2
+    world = _world_geoms(scene)
+    z0 = body.ground_clearance if not profile.flies else 1.0
+    robot = _robot_elements(body, profile, z0, scene.wall_height, fovy_deg)
+    acts = _actuators(body, profile)
     gravcomp = ' gravcomp="1"' if profile.flies else ""
     return f"""<mujoco model="r1_sim_{scene.name}_{body.name}">
   <compiler angle="radian"/>

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from nav_r1.metrics import EpisodeMetrics, aggregate
+from r1_core.nav.metrics import EpisodeMetrics, aggregate
+from r1_core.nav.vlnce_metrics import METRIC_NAMES, VLNCE_SUCCESS_DISTANCE, VlnceMetrics, aggregate_vlnce
 from r1_sim.navmap import NavMap
 from r1_sim.scene import Scene
 
@@ -89,20 +90,35 @@ def _fmt(v: Any) -> str:
 
 
 def write_report(
-    run_dir: str | Path, episodes_metrics: Sequence[EpisodeMetrics], extra: Mapping[str, Any] | None = None
+    run_dir: str | Path,
+    episodes_metrics: Sequence[EpisodeMetrics],
+    extra: Mapping[str, Any] | None = None,
+    *,
+    reasoner: str,
+    success_radius: float,
+    vlnce: Sequence[VlnceMetrics] = (),
 ) -> tuple[Path, Path]:
     """Write ``report.json`` (aggregate, per-episode metrics, ``extra``) and a readable ``report.md``.
 
-    Plots named ``<episode_id>.png`` in ``run_dir`` (or its ``plots/``) are linked from the table.
+    The report names the ``reasoner`` and the ``success_radius`` the metrics used; ``vlnce`` (the
+    same episodes under VLN-CE's 3 m rules, :func:`r1_core.nav.vlnce_metrics.vlnce_episode_metrics`)
+    adds the VLN-CE-standard figures.  Plots named ``<episode_id>.png`` in ``run_dir`` (or its
+    ``plots/``) are linked from the table.
     """
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     extra = dict(extra or {})
     agg = aggregate(episodes_metrics)
-    data = {"aggregate": agg, "episodes": [m.to_dict() for m in episodes_metrics], **extra}
+    data: dict[str, Any] = {"reasoner": reasoner, "success_radius_m": success_radius, "aggregate": agg,
+                            "episodes": [m.to_dict() for m in episodes_metrics], **extra}
+    if vlnce:
+        data["vlnce_standard"] = {"success_distance_m": VLNCE_SUCCESS_DISTANCE, "aggregate": aggregate_vlnce(vlnce),
+                                  "episodes": [v.to_dict() for v in vlnce]}
     json_path = run / "report.json"
     json_path.write_text(json.dumps(data, indent=1, default=str))
-    lines = ["# Navigation run report", ""]
+    lines = ["# Navigation run report", "", f"Reasoner: **{reasoner}**. Success radius and nDTW d_th: "
+             f"{success_radius:g} m" + (f" (VLN-CE's standard {VLNCE_SUCCESS_DISTANCE:g} m figures below)."
+                                         if vlnce else "."), ""]
     if extra:
         lines += ["## Run", "", "| key | value |", "|---|---|"]
         for k, v in extra.items():
@@ -118,6 +134,11 @@ def write_report(
                   f"{agg['ndtw']:.3f} | {agg['sdtw']:.3f} | {int(agg['total_collisions'])} | "
                   f"{agg['episode_time']:.1f} |",
                   ""]
+    if vlnce:
+        va = aggregate_vlnce(vlnce)
+        lines += [f"## VLN-CE standard (success < {VLNCE_SUCCESS_DISTANCE:g} m, d_th {VLNCE_SUCCESS_DISTANCE:g} m)",
+                  "", "| " + " | ".join(METRIC_NAMES) + " |", "|" + "---|" * len(METRIC_NAMES),
+                  "| " + " | ".join(f"{va[k]:.3f}" for k in METRIC_NAMES) + " |", ""]
     lines += ["## Episodes", "",
               "| episode | NE [m] | success | OSR | SPL | nDTW | path [m] | shortest [m] | collisions | time [s] "
               "| plot |",

@@ -16,7 +16,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-SIM_ROBOTS: tuple[str, ...] = ("dog", "uav", "wheeled")
+from r1_core.robots import MOBILE_ROBOTS
+from r1_description import urdf_path
+
+#: The simulator drives every mobile robot of the registry (a profile each, checked below).
+SIM_ROBOTS: tuple[str, ...] = MOBILE_ROBOTS
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,10 @@ PROFILES: dict[str, RobotProfile] = {
     "uav": RobotProfile("uav", 1.0, 1.0, 0.6, 1.5, 2.0, 4.0, 0.15, 0.35, flies=True),
     "wheeled": RobotProfile("wheeled", 0.8, 0.0, 0.0, 1.5, 1.2, 4.0, 0.10, 0.38),
 }
+
+
+if tuple(PROFILES) != SIM_ROBOTS:
+    raise RuntimeError(f"simulator profiles {tuple(PROFILES)} differ from r1_core.robots {SIM_ROBOTS}")
 
 
 class RobotError(ValueError):
@@ -170,18 +178,12 @@ def _shape(link_el: ET.Element, tag: str, urdf: Path) -> list[tuple[str, tuple[f
     return out
 
 
-def load_robot_body(robot: str, urdf: Path | None = None) -> RobotBody:
-    """Parse a robot's URDF and weld it at its stance into one body expressed in base_link."""
-    profile = robot_profile(robot)
-    if urdf is None:
-        from r1_description import urdf_path
+Mat4 = NDArray[np.float64]
 
-        urdf = urdf_path(robot)
-    try:
-        root = ET.parse(urdf).getroot()
-    except (OSError, ET.ParseError) as exc:
-        raise RobotError(f"cannot read URDF {urdf}: {exc}") from exc
-    links = {el.get("name", ""): el for el in root.findall("link")}
+
+def _joint_tree(root: ET.Element, urdf: Path) -> tuple[dict[str, list[ET.Element]], dict[str, tuple[float, float]]]:
+    """Joints by parent link and revolute limits; the URDF must be one tree rooted at base_link."""
+    links = [el.get("name", "") for el in root.findall("link")]
     children: dict[str, list[ET.Element]] = {}
     limits: dict[str, tuple[float, float]] = {}
     child_links = set()
@@ -198,8 +200,12 @@ def load_robot_body(robot: str, urdf: Path | None = None) -> RobotBody:
     roots = [n for n in links if n not in child_links]
     if roots != ["base_link"]:
         raise RobotError(f"{urdf}: the root link must be base_link, found {roots}")
-    stance = dict(profile.stance)
-    frames: dict[str, NDArray[np.float64]] = {"base_link": np.eye(4)}
+    return children, limits
+
+
+def _stance_frames(children: dict[str, list[ET.Element]], stance: dict[str, float]) -> dict[str, Mat4]:
+    """Every link's pose in base_link with the joints at the stance angles (others at zero)."""
+    frames: dict[str, Mat4] = {"base_link": np.eye(4)}
     stack = ["base_link"]
     while stack:
         name = stack.pop()
@@ -216,6 +222,50 @@ def load_robot_body(robot: str, urdf: Path | None = None) -> RobotBody:
                 t = t @ _axis_angle(axis, angle)
             frames[child_name] = t
             stack.append(child_name)
+    return frames
+
+
+def _link_inertia(el: ET.Element, t: Mat4) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """A link's mass, centre of mass in base_link and inertia about the base_link origin (parallel axis)."""
+    inertial = el.find("inertial")
+    if inertial is None:
+        return 0.0, np.zeros(3), np.zeros((3, 3))
+    m_el = inertial.find("mass")
+    i_el = inertial.find("inertia")
+    m = float(m_el.get("value", "0")) if m_el is not None else 0.0
+    it = _origin(inertial.find("origin"))
+    c = (t @ it)[:3, 3]
+    r = (t @ it)[:3, :3]
+    ii = np.zeros((3, 3))
+    if i_el is not None:
+        g = {k: float(i_el.get(k, "0")) for k in ("ixx", "ixy", "ixz", "iyy", "iyz", "izz")}
+        ii = np.array([[g["ixx"], g["ixy"], g["ixz"]], [g["ixy"], g["iyy"], g["iyz"]],
+                       [g["ixz"], g["iyz"], g["izz"]]])
+    return m, c, r @ ii @ r.T + m * (float(c @ c) * np.eye(3) - np.outer(c, c))
+
+
+def _link_rgba(el: ET.Element, materials: dict[str, ET.Element]) -> tuple[float, ...]:
+    rgba: tuple[float, ...] = (0.6, 0.6, 0.6, 1.0)
+    vis_el = el.find("visual/material")
+    if vis_el is not None and vis_el.get("name", "") in materials:
+        col = materials[vis_el.get("name", "")].find("color")
+        if col is not None:
+            rgba = tuple(float(v) for v in col.get("rgba", "0.6 0.6 0.6 1").split())
+    return rgba
+
+
+def load_robot_body(robot: str, urdf: Path | None = None) -> RobotBody:
+    """Parse a robot's URDF and weld it at its stance into one body expressed in base_link."""
+    profile = robot_profile(robot)
+    if urdf is None:
+        urdf = urdf_path(robot)
+    try:
+        root = ET.parse(urdf).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise RobotError(f"cannot read URDF {urdf}: {exc}") from exc
+    links = {el.get("name", ""): el for el in root.findall("link")}
+    children, limits = _joint_tree(root, urdf)
+    frames = _stance_frames(children, dict(profile.stance))
     mass = 0.0
     first = np.zeros(3)
     second = np.zeros((3, 3))
@@ -224,35 +274,17 @@ def load_robot_body(robot: str, urdf: Path | None = None) -> RobotBody:
     materials = {m.get("name", ""): m for m in root.iter("material") if m.find("color") is not None}
     for name, el in links.items():
         t = frames[name]
-        inertial = el.find("inertial")
-        if inertial is not None:
-            m_el = inertial.find("mass")
-            i_el = inertial.find("inertia")
-            m = float(m_el.get("value", "0")) if m_el is not None else 0.0
-            it = _origin(inertial.find("origin"))
-            c = (t @ it)[:3, 3]
-            r = (t @ it)[:3, :3]
-            ii = np.zeros((3, 3))
-            if i_el is not None:
-                g = {k: float(i_el.get(k, "0")) for k in ("ixx", "ixy", "ixz", "iyy", "iyz", "izz")}
-                ii = np.array([[g["ixx"], g["ixy"], g["ixz"]], [g["ixy"], g["iyy"], g["iyz"]],
-                               [g["ixz"], g["iyz"], g["izz"]]])
-            mass += m
-            first += m * c
-            # Inertia about base_link origin (parallel axis), then shifted to the COM below.
-            second += r @ ii @ r.T + m * (float(c @ c) * np.eye(3) - np.outer(c, c))
-        rgba = (0.6, 0.6, 0.6, 1.0)
-        vis_el = el.find("visual/material")
-        if vis_el is not None and vis_el.get("name", "") in materials:
-            col = materials[vis_el.get("name", "")].find("color")
-            if col is not None:
-                rgba = tuple(float(v) for v in col.get("rgba", "0.6 0.6 0.6 1").split())  # type: ignore[assignment]
+        m, c, about_origin = _link_inertia(el, t)
+        mass += m
+        first += m * c
+        second += about_origin
+        rgba = _link_rgba(el, materials)
         for kind, size, o in _shape(el, "visual", urdf):
-            visuals.append(Geom(kind, size, t @ o, rgba, name))
+            visuals.append(Geom(kind, size, t @ o, rgba, name))  # type: ignore[arg-type]
         for kind, size, o in _shape(el, "collision", urdf):
-            collisions.append(Geom(kind, size, t @ o, rgba, name))
+            collisions.append(Geom(kind, size, t @ o, rgba, name))  # type: ignore[arg-type]
     if mass <= 0 or not collisions:
         raise RobotError(f"{urdf}: the robot needs positive mass and at least one collision shape")
-    com = first / mass
+    com = first / mass  # inertia about the base_link origin, shifted to the COM
     inertia = second - mass * (float(com @ com) * np.eye(3) - np.outer(com, com))
     return RobotBody(robot, mass, com, inertia, tuple(visuals), tuple(collisions), frames, limits)

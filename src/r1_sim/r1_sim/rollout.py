@@ -1,38 +1,37 @@
-"""Closed-loop episodes without ROS: reasoner -> parse -> discrete actions -> P controller -> Simulator.
+"""Closed-loop episodes without ROS: reasoner -> parse -> discrete actions -> controller -> Simulator.
 
 The ROS graph does the same with nodes; this in-process loop is for tests, data generation
-(``ExpertReasoner(record=True)`` then ``export_navcot``) and quick comparisons.  The controller
-executes one discrete action at a time against the simulator's pose (the odometry), with
-proportional gains and the robot's speed limits; it is deliberately simple.
+(``ExpertReasoner(record=True)`` then ``export_navcot``) and quick comparisons. The episode rules
+(time limit, the settle after the stop) are the bridge's own, from :mod:`r1_sim.episode_runner`.
+The actions are executed by an :class:`~r1_sim.episode_runner.ActionController`: by default the
+simple :class:`~r1_sim.episode_runner.PController`; ``nav_r1.sim_control`` passes the real fast
+control core instead (r1_sim cannot import it: nav_r1 sits above r1_sim in the package graph).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from nav_r1.actions import Action
-from nav_r1.parse import parse_response
+from r1_core.nav.parse import parse_response
 from r1_core.reasoner import Frame, Observation, Reasoner
+from r1_sim.episode_runner import ZERO, ActionController, EpisodeRules, EpisodeRun, PController
 from r1_sim.episodes import Episode
 from r1_sim.world import Simulator
 
 CONTROL_DT = 0.05
-
-
-def _wrap(a: float) -> float:
-    return (a + math.pi) % (2 * math.pi) - math.pi
+#: A reply that cannot be used costs this much simulated time, as waiting for a model would [s].
+FAILED_REPLY_S = 0.5
 
 
 @dataclass
 class EpisodeResult:
     """What happened in one closed-loop episode."""
 
-    path: NDArray[np.float64]  # (N, 3) base_link positions, one per control step
+    path: NDArray[np.float64]  # (N, 3) base_link positions: the start, then one per control step
     stopped: bool
     collisions: int
     time: float
@@ -41,35 +40,23 @@ class EpisodeResult:
     texts: list[str] = field(default_factory=list)
 
 
-def execute_action(sim: Simulator, action: Action, on_step: Callable[[], None], max_time: float = 6.0) -> None:
-    """Drive ``sim`` through one discrete action with a proportional controller on its pose."""
-    p = sim.profile
-    start = sim.pose()
-    t_end = sim.time + max_time
-    if action.kind == "stop":
-        sim.apply_command(0.0, 0.0, 0.0, 0.0)
-        return
-    target_yaw = _wrap(start.yaw + action.yaw_rad)
-    tx = start.x + (action.value if action.kind == "forward" else 0.0) * math.cos(start.yaw)
-    ty = start.y + (action.value if action.kind == "forward" else 0.0) * math.sin(start.yaw)
-    tz = start.z + {"up": action.value, "down": -action.value}.get(action.kind, 0.0)
-    while sim.time < t_end:
-        pose = sim.pose()
-        c, s = math.cos(pose.yaw), math.sin(pose.yaw)
-        ex, ey = tx - pose.x, ty - pose.y
-        bx, by = c * ex + s * ey, -s * ex + c * ey  # position error in the body frame
-        eyaw = _wrap(target_yaw - pose.yaw)
-        ez = tz - pose.z if p.flies else 0.0
-        if math.hypot(bx, by) < 0.02 and abs(eyaw) < math.radians(2.0) and abs(ez) < 0.02:
-            break
-        vx = float(np.clip(2.0 * bx, -0.6 * p.max_vx, 0.6 * p.max_vx))
-        vy = float(np.clip(2.0 * by, -0.6 * p.max_vy, 0.6 * p.max_vy))
-        vz = float(np.clip(2.0 * ez, -0.8 * p.max_vz, 0.8 * p.max_vz))
-        wz = float(np.clip(3.0 * eyaw, -0.8 * p.max_wz, 0.8 * p.max_wz))
-        sim.apply_command(vx, vy, vz, wz)
+def _drive(sim: Simulator, run: EpisodeRun, controller: ActionController | None, stop: bool,
+           max_ticks: int | None = None) -> bool:
+    """Tick until the controller is done (then hold still if ``stop``); True when the episode is over."""
+    ticks = 0
+    while max_ticks is None or ticks < max_ticks:
+        cmd = controller.command(sim.pose(), sim.twist(), sim.time) if controller is not None else None
+        if cmd is None and not stop and max_ticks is None:
+            sim.apply_command(*ZERO)
+            return False
+        sim.apply_command(*(cmd if cmd is not None else ZERO))
         sim.step(CONTROL_DT)
-        on_step()
-    sim.apply_command(0.0, 0.0, 0.0, 0.0)
+        ticks += 1
+        if run.after_tick(sim.time, sim, stop_said=stop and cmd is None):
+            sim.apply_command(*ZERO)
+            return True
+    sim.apply_command(*ZERO)
+    return False
 
 
 def run_episode(
@@ -81,23 +68,21 @@ def run_episode(
     max_replies: int = 200,
     render: bool = False,
     history: int = 5,
+    controller: ActionController | None = None,
+    settle_timeout_s: float = 3.0,
 ) -> EpisodeResult:
     """Run one episode to a stop (or the time/reply limit); ``render`` feeds real RGB-D frames."""
     sim.reset(episode.start)
     reasoner.reset()
-    path: list[tuple[float, float, float]] = []
-
-    def log() -> None:
-        q = sim.pose()
-        path.append((q.x, q.y, q.z))
-
-    log()
+    ctrl = controller if controller is not None else PController(sim.profile)
+    run = EpisodeRun(EpisodeRules(max_time, settle_timeout_s, sample_every=1), t0=sim.time)
+    run.sample(sim.time, sim)
     frames: list[Frame] = []
     blank = Frame(np.zeros((2, 2, 3), np.uint8))
-    stopped = False
     replies = failures = 0
     texts: list[str] = []
-    while sim.time < max_time and replies < max_replies and not stopped:
+    over = sim.time >= max_time
+    while not over and replies < max_replies:
         if render:
             rgb, depth = sim.render_rgbd()
             frame = Frame(rgb, depth, sim.time)
@@ -112,14 +97,10 @@ def run_episode(
         parsed = parse_response(reply.text) if reply.ok else None
         if parsed is None or not parsed.ok:
             failures += 1
-            sim.apply_command(0.0, 0.0, 0.0, 0.0)
-            sim.step(0.5)  # a failed reply costs time, as waiting for a model would
-            log()
+            over = _drive(sim, run, None, False, max_ticks=round(FAILED_REPLY_S / CONTROL_DT))
             continue
-        for action in parsed.actions:
-            if action.kind == "stop":
-                stopped = True
-                sim.apply_command(0.0, 0.0, 0.0, 0.0)
-                break
-            execute_action(sim, action, log)
-    return EpisodeResult(np.asarray(path), stopped, sim.collisions, sim.time, replies, failures, texts)
+        moves = list(itertools.takewhile(lambda a: a.kind != "stop", parsed.actions))
+        ctrl.start(moves, sim.pose(), sim.time)
+        over = _drive(sim, run, ctrl, stop=len(moves) < len(parsed.actions))
+    path = np.asarray([row[1:4] for row in run.trajectory], dtype=np.float64)
+    return EpisodeResult(path, run.called_stop, sim.collisions, sim.time, replies, failures, texts)

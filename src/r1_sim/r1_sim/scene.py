@@ -304,11 +304,11 @@ def _box_gap(a: Box, b: Box) -> float:
     return math.hypot(dx, dy)
 
 
-def generate_scene(seed: int, n_rooms: int = 4, name: str | None = None) -> Scene:
-    """A reproducible scene of ``n_rooms`` (2-7) rooms on a grid of 1 or 2 rows, joined by doors."""
-    if not 2 <= n_rooms <= len(ROOM_KINDS):
-        raise SceneError(f"n_rooms must be between 2 and {len(ROOM_KINDS)}, got {n_rooms}")
-    rng = np.random.default_rng(seed)
+Cell = tuple[int, int]  # (row, column) of a room on the grid
+
+
+def _grid_rooms(rng: np.random.Generator, n_rooms: int) -> tuple[dict[Cell, Room], list[str]]:
+    """Rooms on a grid of 1 or 2 rows, in cell order, with their kinds."""
     rows = 1 if n_rooms <= 2 else 2
     cols = math.ceil(n_rooms / rows)
     # Room sizes 3.2-4.4 m keep episodes between rooms within 3-10 m of walking.
@@ -323,18 +323,22 @@ def generate_scene(seed: int, n_rooms: int = 4, name: str | None = None) -> Scen
                    float(ys[cell[0] + 1]))
         for cell, kind in zip(cells, kinds, strict=True)
     }
-    # Doors: a random spanning tree over grid neighbours, plus one extra door for a loop when possible.
+    return rooms, kinds
+
+
+def _door_pairs(rng: np.random.Generator, cells: list[Cell]) -> list[tuple[Cell, Cell]]:
+    """A random spanning tree over grid neighbours, plus one extra door for a loop when possible."""
     edges = [(a, b) for a in cells for b in cells
              if a < b and abs(a[0] - b[0]) + abs(a[1] - b[1]) == 1]
     order = [edges[i] for i in rng.permutation(len(edges))]
     parent = {c: c for c in cells}
 
-    def find(c: tuple[int, int]) -> tuple[int, int]:
+    def find(c: Cell) -> Cell:
         while parent[c] != c:
             c = parent[c]
         return c
 
-    chosen: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    chosen: list[tuple[Cell, Cell]] = []
     spare = []
     for a, b in order:
         ra, rb = find(a), find(b)
@@ -343,9 +347,13 @@ def generate_scene(seed: int, n_rooms: int = 4, name: str | None = None) -> Scen
             chosen.append((a, b))
         else:
             spare.append((a, b))
-    chosen += spare[:1]
+    return chosen + spare[:1]
+
+
+def _doors(rng: np.random.Generator, rooms: dict[Cell, Room], pairs: list[tuple[Cell, Cell]]) -> list[Door]:
+    """A door at a random place (0.9 m from the corners) of each chosen shared wall."""
     doors: list[Door] = []
-    for ca, cb in chosen:
+    for ca, cb in pairs:
         qa, qb = rooms[ca], rooms[cb]
         if ca[0] == cb[0]:  # same row: the shared wall is vertical (runs along y) at x
             x = max(qa.xmin, qb.xmin)
@@ -357,6 +365,11 @@ def generate_scene(seed: int, n_rooms: int = 4, name: str | None = None) -> Scen
             x0, x1 = max(qa.xmin, qb.xmin), min(qa.xmax, qb.xmax)
             x = float(rng.uniform(x0 + 0.9, x1 - 0.9))
             doors.append(Door((qa.name, qb.name), (round(x, 2), y), DOOR_WIDTH, "x"))
+    return doors
+
+
+def _walls(rooms: dict[Cell, Room], doors: list[Door]) -> tuple[Box, ...]:
+    """Every room edge as wall segments with the door gaps cut out; shared walls once."""
     walls: list[Box] = []
     # Horizontal grid lines (walls along x), split per room edge so partial rows work.
     segs: dict[tuple[str, float], list[tuple[float, float]]] = {}
@@ -380,6 +393,17 @@ def generate_scene(seed: int, n_rooms: int = 4, name: str | None = None) -> Scen
     for w in walls:
         key = (tuple(round(v, 4) for v in w.center), tuple(round(v, 4) for v in w.size))
         unique[key] = w  # type: ignore[index]
+    return tuple(unique.values())
+
+
+def generate_scene(seed: int, n_rooms: int = 4, name: str | None = None) -> Scene:
+    """A reproducible scene of ``n_rooms`` (2-7) rooms on a grid of 1 or 2 rows, joined by doors."""
+    if not 2 <= n_rooms <= len(ROOM_KINDS):
+        raise SceneError(f"n_rooms must be between 2 and {len(ROOM_KINDS)}, got {n_rooms}")
+    rng = np.random.default_rng(seed)  # one stream, drawn in this order: rooms, doors, furniture
+    rooms, kinds = _grid_rooms(rng, n_rooms)
+    doors = _doors(rng, rooms, _door_pairs(rng, list(rooms)))
+    walls = _walls(rooms, doors)
     objects: list[SceneObject] = []
     for i, (cell, room) in enumerate(rooms.items()):
         room_doors = [d for d in doors if room.name in d.rooms]
@@ -389,7 +413,7 @@ def generate_scene(seed: int, n_rooms: int = 4, name: str | None = None) -> Scen
         seed=seed,
         rooms=tuple(rooms.values()),
         doors=tuple(doors),
-        walls=tuple(unique.values()),
+        walls=walls,
         objects=tuple(objects),
         meta={"n_rooms": n_rooms, "generator": "r1_sim.scene.generate_scene"},
     )

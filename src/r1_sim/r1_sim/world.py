@@ -27,6 +27,7 @@ import mujoco  # MUJOCO_GL must be set before this import
 import numpy as np
 from numpy.typing import NDArray
 
+from r1_core.geometry import wrap_angle
 from r1_core.params import param, validate_params
 from r1_core.reasoner import Pose2D
 from r1_sim.mjcf import CAMERA_LEFT, CAMERA_RIGHT, LEFT_FRAME, RIGHT_FRAME, build_mjcf
@@ -58,9 +59,6 @@ class SimConfig:
 #: Contacts with one obstacle closer together than this count as one collision [s].
 COLLISION_DEBOUNCE_S = 0.5
 
-
-def _wrap(a: float) -> float:
-    return (a + math.pi) % (2 * math.pi) - math.pi
 
 
 class Simulator:
@@ -176,7 +174,7 @@ class Simulator:
         """base_link in the world (== odom) frame; ``z`` is base_link's height above the floor."""
         q = self.data.qpos
         z = float(self.data.xpos[self._robot_body][2])
-        return Pose2D(float(q[self._qx]), float(q[self._qy]), _wrap(float(q[self._qyaw])), z)
+        return Pose2D(float(q[self._qx]), float(q[self._qy]), wrap_angle(float(q[self._qyaw])), z)
 
     def twist(self) -> tuple[float, float, float, float]:
         """Body-frame velocity (vx, vy, vz, wz) of base_link."""
@@ -266,8 +264,12 @@ def make_simulator(
     scene: Scene | None = None,
     config: SimConfig | None = None,
     habitat_scene: str = "",
+    habitat_settings: str = "r2r_ce",
 ) -> SimBackend:
-    """A simulator by backend name: ``mujoco`` (needs ``scene``) or ``habitat`` (needs ``habitat_scene``)."""
+    """A simulator by backend name: ``mujoco`` (needs ``scene``) or ``habitat`` (needs ``habitat_scene``).
+
+    ``habitat_settings`` names VLN-CE's agent and sensor settings for habitat (``r2r_ce`` or ``rxr_ce``).
+    """
     if backend == "mujoco":
         if scene is None:
             raise ValueError("backend 'mujoco' needs a scene (r1_sim.scene.load_scene)")
@@ -277,5 +279,5 @@ def make_simulator(
             raise ValueError("backend 'habitat' needs habitat_scene: the path of a habitat scene (.glb)")
         from r1_sim.habitat_backend import HabitatSimulator
 
-        return HabitatSimulator(robot, habitat_scene, config)
+        return HabitatSimulator(robot, habitat_scene, config, settings=habitat_settings)
     raise ValueError(f"unknown simulator backend '{backend}'; expected one of {', '.join(BACKENDS)}")

@@ -19,6 +19,7 @@ import torch
 from numpy.typing import NDArray
 from tqdm import tqdm
 
+from r1_core import topics
 from stereo_adapter.data import stack_rgb
 from stereo_adapter.learned import WeightsError, load_adapters, load_model, save_adapters
 from stereo_adapter.lora import gate_l1, train_only_lora
@@ -115,8 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--weights", type=Path, required=True, help="base weights (.safetensors)")
     ap.add_argument("--adapters", type=Path, default=None, help="start from these adapters")
     ap.add_argument("--data", type=Path, required=True, help="folder of pairs, or a rosbag2 folder/.mcap")
-    ap.add_argument("--left-topic", default="stereo/left/image_rect")
-    ap.add_argument("--right-topic", default="stereo/right/image_rect")
+    ap.add_argument("--left-topic", default=topics.STEREO_LEFT_IMAGE)
+    ap.add_argument("--right-topic", default=topics.STEREO_RIGHT_IMAGE)
     ap.add_argument("--max-pairs", type=int, default=500)
     ap.add_argument("--out", type=Path, required=True, help="output adapter weights (.safetensors)")
     ap.add_argument("--plot", type=Path, default=None, help="loss curve image (default: next to --out)")

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from r1_sim.stereo import render_stereo_dataset
 from stereo_adapter.backends import StereoCalib
 
 
@@ -165,12 +166,8 @@ def depth_left_to_right(depth_left: NDArray[np.float32], focal_baseline: float) 
     return out
 
 
-def simulator_dataset(n: int, seed: int, size: tuple[int, int]) -> list[StereoSample] | None:
-    """The MuJoCo simulator's clean stereo renders at ``size`` (h, w), or None without ``r1_sim.stereo``."""
-    try:
-        from r1_sim.stereo import render_stereo_dataset  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
+def simulator_dataset(n: int, seed: int, size: tuple[int, int]) -> list[StereoSample]:
+    """The MuJoCo simulator's clean stereo renders at ``size`` (h, w) (``r1_sim`` is a declared dependency)."""
     samples = []
     for s in render_stereo_dataset(n, seed, (size[1], size[0])):  # r1_sim takes (width, height)
         depth = np.asarray(s.depth_gt, np.float32)

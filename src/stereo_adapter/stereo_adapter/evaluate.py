@@ -45,11 +45,7 @@ def evaluate_backend(backend: DepthBackend, samples: Sequence[StereoSample]) -> 
 def clean_pairs(n: int, seed: int, size: tuple[int, int], source: str) -> tuple[list[StereoSample], str]:
     """Clean test pairs from the simulator (``sim``/``auto``) or analytic scenes."""
     if source in ("sim", "auto"):
-        sim = simulator_dataset(n, seed, size)
-        if sim is not None:
-            return sim, "mujoco"
-        if source == "sim":
-            raise RuntimeError("r1_sim.stereo is not installed; use --source analytic")
+        return simulator_dataset(n, seed, size), "mujoco"
     return synth_dataset(n, seed, size), "analytic"
 
 

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from r1_core.ros.convert import ConversionError, rgb_from_image
 from stereo_adapter.data import StereoSample
 from stereo_adapter.sync import pair_by_time
 
@@ -68,8 +69,6 @@ def load_pairs_bag(bag: str | Path, left_topic: str, right_topic: str, max_pairs
     """Pairs from a rosbag2 (MCAP or sqlite3) matched by header stamp within ``slop_s``."""
     from rosbags.highlevel import AnyReader
     from rosbags.typesys import Stores, get_typestore
-
-    from r1_core.ros.convert import ConversionError, rgb_from_image
 
     path = Path(bag)
     if not path.exists():

@@ -19,6 +19,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from stereo_msgs.msg import DisparityImage
 
+from r1_core import topics
 from r1_core.params import ParamError
 from r1_core.ros.convert import (
     ConversionError,
@@ -28,6 +29,7 @@ from r1_core.ros.convert import (
     stamp_to_sec,
     xyz_to_pointcloud,
 )
+from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import SENSOR_QOS
 from stereo_adapter.backends import (
@@ -92,16 +94,16 @@ class StereoNode(Node):
         self.backend = make_backend(self.cfg)
         self._sync: ApproxTimeSync[Any] = ApproxTimeSync(_INPUTS, self.cfg.sync_slop_s)
         group = MutuallyExclusiveCallbackGroup()
-        subs = (("left", Image, "stereo/left/image_rect"), ("right", Image, "stereo/right/image_rect"),
-                ("left_info", CameraInfo, "stereo/left/camera_info"),
-                ("right_info", CameraInfo, "stereo/right/camera_info"))
+        subs = (("left", Image, topics.STEREO_LEFT_IMAGE), ("right", Image, topics.STEREO_RIGHT_IMAGE),
+                ("left_info", CameraInfo, topics.STEREO_LEFT_INFO),
+                ("right_info", CameraInfo, topics.STEREO_RIGHT_INFO))
         self._subs = [
             self.create_subscription(kind, topic, self._make_cb(name), SENSOR_QOS, callback_group=group)
             for name, kind, topic in subs
         ]
-        self._pub_depth = self.create_publisher(Image, "stereo/depth", SENSOR_QOS)
-        self._pub_disp = self.create_publisher(DisparityImage, "stereo/disparity", SENSOR_QOS)
-        self._pub_points = (self.create_publisher(PointCloud2, "stereo/points", SENSOR_QOS)
+        self._pub_depth = self.create_publisher(Image, topics.STEREO_DEPTH, SENSOR_QOS)
+        self._pub_disp = self.create_publisher(DisparityImage, topics.STEREO_DISPARITY, SENSOR_QOS)
+        self._pub_points = (self.create_publisher(PointCloud2, topics.STEREO_POINTS, SENSOR_QOS)
                             if self.cfg.publish_points else None)
         self._last_info = {"left": 0.0, "right": 0.0}
         self._first_image: float | None = None
@@ -217,8 +219,6 @@ class StereoNode(Node):
 
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point: ``stereo_node`` (ROS arguments such as ``--ros-args -p backend:=learned``)."""
-    from r1_core.ros.node_main import run_node
-
     return run_node(StereoNode, args)
 
 

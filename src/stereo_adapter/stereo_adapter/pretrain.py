@@ -77,12 +77,10 @@ def train_supervised(
 
 
 def clean_training_set(n: int, seed: int, size: tuple[int, int], use_sim: bool = True) -> list[StereoSample]:
-    """Analytic pairs, plus as many simulator renders when ``r1_sim.stereo`` is installed."""
+    """Analytic pairs, plus as many MuJoCo simulator renders when ``use_sim``."""
     samples = synth_dataset(n, seed, size)
     if use_sim:
-        sim = simulator_dataset(n, seed + 1, size)
-        if sim is not None:
-            samples += sim
+        samples += simulator_dataset(n, seed + 1, size)
     return samples
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from r1_description import urdf_path
 from vla_r1.urdf import Mat4, Urdf
 
 ARM_JOINTS: tuple[str, ...] = (
@@ -36,8 +37,6 @@ DOWN: NDArray[np.float64] = np.array([0.0, 0.0, -1.0])
 
 def default_urdf() -> Path:
     """The arm URDF shipped in r1_description."""
-    from r1_description import urdf_path
-
     return urdf_path("arm")
 
 

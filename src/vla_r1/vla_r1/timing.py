@@ -77,15 +77,9 @@ def _distance_at(t: float, v0: float, vp: float, v1: float, a: float, ta: float,
     return da + vp * tc + vp * td - 0.5 * a * td * td, max(v1, vp - a * td)
 
 
-def time_parametrize(
-    waypoints: NDArray[np.float64],
-    velocity_limits: NDArray[np.float64],
-    acceleration_limits: NDArray[np.float64],
-    *,
-    sample_dt: float = 0.02,
-    corner_dt: float = 0.02,
-) -> TimedTrajectory:
-    """Time the polyline through ``waypoints`` (N, J), starting and ending at rest."""
+def _checked(waypoints: NDArray[np.float64], velocity_limits: NDArray[np.float64],
+             acceleration_limits: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+    """The inputs as float arrays; ValueError naming what is wrong."""
     q = np.asarray(waypoints, dtype=float)
     vel = np.asarray(velocity_limits, dtype=float)
     acc = np.asarray(acceleration_limits, dtype=float)
@@ -97,13 +91,11 @@ def time_parametrize(
         raise ValueError("velocity and acceleration limits must be positive")
     if not np.all(np.isfinite(q)):
         raise ValueError("waypoints must be finite")
-    # Repeated waypoints are dropped; ``owner[i]`` is the kept waypoint input waypoint i maps to.
-    keep = [0] + [i for i in range(1, len(q)) if np.max(np.abs(q[i] - q[i - 1])) > 1e-9]
-    owner = np.searchsorted(np.array(keep), np.arange(len(q)), side="right") - 1
-    q = q[keep]
-    if len(q) == 1:
-        z = np.zeros_like(q)
-        return TimedTrajectory(np.zeros(1), q.copy(), z, np.zeros(len(owner)))
+    return q, vel, acc
+
+
+def _segments(q: NDArray[np.float64], vel: NDArray[np.float64], acc: NDArray[np.float64]) -> list[_Segment]:
+    """The straight joint-space segments between distinct waypoints, with their speed and acceleration caps."""
     segs: list[_Segment] = []
     for i in range(len(q) - 1):
         d = q[i + 1] - q[i]
@@ -112,18 +104,46 @@ def time_parametrize(
         mag = np.abs(u)
         nz = mag > 1e-12
         segs.append(_Segment(q[i], u, length, float(np.min(vel[nz] / mag[nz])), float(np.min(acc[nz] / mag[nz]))))
+    return segs
+
+
+def _waypoint_speeds(segs: list[_Segment], acc: NDArray[np.float64], corner_dt: float) -> NDArray[np.float64]:
+    """The path speed at each waypoint: zero at both ends, capped at corners, reachable both ways."""
+    n = len(segs) + 1
     # Speed caps at the interior waypoints: both neighbours' cruise caps and the corner jump.
-    cap = np.zeros(len(q))
-    for i in range(1, len(q) - 1):
+    cap = np.zeros(n)
+    for i in range(1, n - 1):
         jump = np.abs(segs[i].unit - segs[i - 1].unit)
         nz = jump > 1e-12
         corner = float(np.min(acc[nz] * corner_dt / jump[nz])) if np.any(nz) else math.inf
         cap[i] = min(segs[i - 1].vmax, segs[i].vmax, corner)
     v = cap.copy()
-    for i in range(1, len(q)):  # forward: what can be reached by accelerating
+    for i in range(1, n):  # forward: what can be reached by accelerating
         v[i] = min(v[i], math.sqrt(v[i - 1] ** 2 + 2 * segs[i - 1].amax * segs[i - 1].length))
-    for i in range(len(q) - 2, -1, -1):  # backward: what can still be stopped in time
+    for i in range(n - 2, -1, -1):  # backward: what can still be stopped in time
         v[i] = min(v[i], math.sqrt(v[i + 1] ** 2 + 2 * segs[i].amax * segs[i].length))
+    return v
+
+
+def time_parametrize(
+    waypoints: NDArray[np.float64],
+    velocity_limits: NDArray[np.float64],
+    acceleration_limits: NDArray[np.float64],
+    *,
+    sample_dt: float = 0.02,
+    corner_dt: float = 0.02,
+) -> TimedTrajectory:
+    """Time the polyline through ``waypoints`` (N, J), starting and ending at rest."""
+    q, vel, acc = _checked(waypoints, velocity_limits, acceleration_limits)
+    # Repeated waypoints are dropped; ``owner[i]`` is the kept waypoint input waypoint i maps to.
+    keep = [0] + [i for i in range(1, len(q)) if np.max(np.abs(q[i] - q[i - 1])) > 1e-9]
+    owner = np.searchsorted(np.array(keep), np.arange(len(q)), side="right") - 1
+    q = q[keep]
+    if len(q) == 1:
+        z = np.zeros_like(q)
+        return TimedTrajectory(np.zeros(1), q.copy(), z, np.zeros(len(owner)))
+    segs = _segments(q, vel, acc)
+    v = _waypoint_speeds(segs, acc, corner_dt)
     times, positions, velocities = [0.0], [q[0]], [np.zeros(q.shape[1])]
     wp_times = [0.0]
     t0 = 0.0

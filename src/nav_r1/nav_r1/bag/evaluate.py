@@ -20,6 +20,7 @@ import numpy as np
 from nav_r1.bag.navigation import navigation_section, rewards_section
 from nav_r1.bag.traces import BagTraces
 from nav_r1.control.types import Twist
+from r1_core.reasoning_status import ReasoningStatus
 
 
 @dataclass(frozen=True)
@@ -211,15 +212,12 @@ def safety_section(bag: BagTraces, run: RunTrace, opts: EvalOptions) -> dict[str
     }
 
 
-def _numeric_timings(status: list[tuple[float, dict[str, Any]]]) -> dict[str, list[float]]:
+def _numeric_timings(status: list[tuple[float, ReasoningStatus]]) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for _, st in status:
-        timings = st.get("timings")
-        if not isinstance(timings, dict):
-            continue
-        for k, v in timings.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-                out.setdefault(str(k), []).append(float(v))
+        for k, v in st.timings.items():
+            if math.isfinite(v):
+                out.setdefault(k, []).append(v)
     return out
 
 
@@ -240,7 +238,7 @@ def plans_section(bag: BagTraces, run: RunTrace) -> dict[str, Any]:
         i = bisect.bisect_right(arrivals, t) - 1
         if i >= 0 and src == "navigation":
             stale.append(t - arrivals[i])
-    errors = sum(1 for _, st in bag.status if st.get("error"))
+    errors = sum(1 for _, st in bag.status if st.error)
     return {
         "plans": len(bag.plans),
         "distinct_plans": len({(p.stamp, p.poses) for _, p in bag.plans}),
@@ -274,6 +272,8 @@ def evaluate(bag: BagTraces, run: RunTrace, opts: EvalOptions) -> dict[str, Any]
     """The whole report as a JSON-ready dict."""
     return {
         "mode": run.mode,
+        # Who answered: the model names in the recorded status (the privileged expert is "sim-expert").
+        "reasoner": sorted({s.model for _, s in bag.status if s.model}),
         "bag": {
             "duration_s": _r(bag.duration_s),
             "topics": {t: {"type": bag.topics[t], "count": bag.counts.get(t, 0)} for t in sorted(bag.topics)},

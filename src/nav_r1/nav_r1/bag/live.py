@@ -29,6 +29,7 @@ from nav_r1.bag.evaluate import RunTrace
 from nav_r1.bag.player import BagPlayer, PlayOptions, PlayStats
 from nav_r1.bag.reader import BagSource
 from nav_r1.bag.traces import TopicNames, stamp_s, twist_of
+from r1_core import topics
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class LiveOptions:
     # How long to wait for the nodes under test to subscribe before playing [s, wall].
     wait_s: float = 15.0
     # Bag topics whose subscribers must exist before playback starts.
-    wait_for: tuple[str, ...] = ("odom", "camera/depth/image_raw")
+    wait_for: tuple[str, ...] = (topics.ODOM, topics.DEPTH_IMAGE)
     # Wall time to keep listening after the last message, so the last commands arrive [s].
     drain_s: float = 0.5
 

@@ -1,6 +1,6 @@
 """Navigation metrics and Nav-R1's rewards on the recorded run, when the bag carries a goal or path.
 
-The metric formulas live in :mod:`nav_r1.metrics`; this module only picks the series out of the
+The metric formulas live in :mod:`r1_core.nav.metrics`; this module only picks the series out of the
 bag: the odometry trajectory, the goal (``goal_pose``) and the reference path, and the model's raw
 replies on ``nav_r1/status`` for the format reward.
 """
@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from nav_r1 import metrics
 from nav_r1.bag.traces import BagTraces
-from nav_r1.parse import parse_response
+from r1_core.nav import metrics
+from r1_core.nav.parse import parse_response
 from r1_core.trajectory import discrete_frechet
 
 
@@ -82,7 +82,7 @@ def navigation_section(bag: BagTraces, success_radius_m: float) -> dict[str, Any
 
 def rewards_section(bag: BagTraces, k: float) -> dict[str, Any]:
     """Nav-R1's GRPO rewards on the run: format (share of well-formed replies), path and endpoint."""
-    replies = [st["raw"] for _, st in bag.status if isinstance(st.get("raw"), str)]
+    replies = [st.raw for _, st in bag.status if st.raw]
     out: dict[str, Any] = {"available": True, "replies": len(replies), "k": k}
     out["format"] = _r(sum(parse_response(r).ok for r in replies) / len(replies)) if replies else None
     traj = trajectory(bag)

@@ -2,9 +2,11 @@
 
 The loop ticks on bag time at the controller's rate; every message logged at or before a tick is
 fed first, so the order of inputs and ticks is a function of the bag alone and two runs give the
-same commands bit for bit. This mirrors what the control node does with each message (depth ->
-DepthProjector -> ``on_obstacles``, ``on_odom``, ``on_plan``, teleop and locks through the mux),
-minus transport delays.
+same commands bit for bit. Each message goes through the control node's own input layer
+(:class:`~nav_r1.control.inputs.ControlInputs`: plan intake with its frame check, size cap and
+numbering, odometry and teleop bounds, the obstacle source with the zones' region of interest,
+height band and obstacle memory), so the verdict on a bag is the robot's verdict, minus
+transport delays.
 """
 
 from __future__ import annotations
@@ -12,16 +14,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from nav_r1.bag.evaluate import RunTrace
 from nav_r1.bag.reader import BagError, BagMessage, BagSource
-from nav_r1.bag.traces import TopicNames, odom_of, plan_of, stamp_s, twist_of
-from nav_r1.control import ControlConfig, ControlOutput, DepthProjector, FastController
-from r1_core.ros.convert import ConversionError, camera_info_to_matrix, depth_image_to_metres
+from nav_r1.bag.traces import TopicNames
+from nav_r1.control import ControlConfig, ControlOutput, FastController
+from nav_r1.control.inputs import ControlInputs, ObstacleSource, path_length_cdr
+from r1_core.ros.convert import ConversionError
 
 
 @dataclass
@@ -51,37 +52,34 @@ class OfflineReplay:
         self.inputs = [t for t in (n.odom, n.plan, n.depth, n.depth_info, *self._teleop, *self._locks)
                        if t in source.topics]
         self.stats = OfflineStats()
-        self._projector: DepthProjector | None = None
-        self._plan_id = 0
         # The last message the core rejected, for the report's reader (counted in loop.inputs).
         self.last_rejection = ""
 
     def run(self, progress: bool = False) -> RunTrace:
         """Replay every input message and return what the controller commanded."""
         ctrl = FastController(self.cfg)
+        inputs = ControlInputs(ctrl, odom_frame=self.odom_frame, source=ObstacleSource(self.cfg, "depth"))
         trace = RunTrace(mode="offline")
         t0 = self.source.start_ns
         period_ns = round(1e9 / self.cfg.rate_hz)
         tick = t0
         states: Counter[str] = Counter()
         counters: Counter[str] = Counter()
-        self._projector = None
-        self._plan_id = 0
         total = sum(self.source.count(t) for t in self.inputs)
         wall0 = time.perf_counter()
         with tqdm(total=total, disable=not progress, unit="msg", desc="offline replay") as bar:
             for m in self.source.messages(self.inputs):
                 while tick < m.t_ns:
-                    self._record(trace, ctrl.step(tick * 1e-9), tick, t0, states)
+                    self._record(trace, inputs.tick(tick * 1e-9), tick, t0, states)
                     self.stats.steps += 1
                     tick += period_ns
-                out = self._feed(ctrl, m, counters)
+                out = self._feed(inputs, m, counters)
                 if out is not None:
                     self._record(trace, out, m.t_ns, t0, None)
                 self.stats.messages += 1
                 bar.update()
             while tick <= self.source.end_ns:
-                self._record(trace, ctrl.step(tick * 1e-9), tick, t0, states)
+                self._record(trace, inputs.tick(tick * 1e-9), tick, t0, states)
                 self.stats.steps += 1
                 tick += period_ns
         self.stats.wall_s = time.perf_counter() - wall0
@@ -100,53 +98,42 @@ class OfflineReplay:
         t = (t_ns - t0) * 1e-9
         trace.commands.append((t, out.twist, out.source))
         if states is not None:
-            states[out.state] += 1
+            states[out.label] += 1
         for ev in out.events:
             trace.events.append((t, ev.to_dict()))
 
-    def _feed(self, ctrl: FastController, m: BagMessage, counters: Counter[str]) -> ControlOutput | None:
-        """Hand one message to the core as the node would; a malformed message is counted and skipped."""
+    def _feed(self, inputs: ControlInputs, m: BagMessage, counters: Counter[str]) -> ControlOutput | None:
+        """Hand one message to the input layer as the node does; a refused message is counted and skipped."""
         now = m.t_ns * 1e-9
         n = self.names
-        msg = self.source.deserialize(m)
+        out = None
         try:
+            if m.topic == n.plan:
+                count = path_length_cdr(m.raw)  # the node's size check, before deserialising
+                if count is not None:
+                    inputs.plan_size(count)
+            msg = self.source.deserialize(m)
             if m.topic == n.depth:
-                return self._depth(ctrl, msg, now, counters)
-            if m.topic == n.depth_info:
-                self._camera_info(msg)
+                out = inputs.depth(msg, now)
+            elif m.topic == n.depth_info:
+                out = inputs.camera_info(msg, now)
             elif m.topic == n.odom:
-                ctrl.on_odom(odom_of(msg), now)
+                inputs.odometry(msg, now)
             elif m.topic == n.plan:
-                frame = msg.header.frame_id
-                if frame and frame != self.odom_frame:
-                    raise ValueError(f"plan in frame '{frame}', expected '{self.odom_frame}'")
-                if ctrl.on_plan(plan_of(msg, self._plan_id + 1), now):
-                    self._plan_id += 1
+                inputs.plan(msg, now)
             elif m.topic in self._teleop:
-                ctrl.on_teleop(self._teleop[m.topic], twist_of(msg), now)
+                inputs.teleop(self._teleop[m.topic], msg, now)
             elif m.topic in self._locks:
-                ctrl.on_lock(self._locks[m.topic], bool(msg.data), now)
-        except (ValueError, ConversionError, AttributeError) as exc:
+                inputs.lock_input(self._locks[m.topic], bool(msg.data), now)
+        except LookupError:
+            counters["depth_before_camera_info"] += 1
+            return None
+        except (ValueError, ConversionError, AttributeError, TypeError) as exc:
             counters[f"rejected:{m.topic}"] += 1
             self.last_rejection = f"{m.topic}: {exc}"
             return None
         counters[m.topic] += 1
-        return None
-
-    def _camera_info(self, msg: Any) -> None:
-        k = camera_info_to_matrix(msg)
-        w, h = int(msg.width), int(msg.height)
-        p = self._projector
-        if p is None or p.width != w or p.height != h or not np.array_equal(p.k, k):
-            self._projector = DepthProjector(k, w, h, self.cfg.depth)
-
-    def _depth(self, ctrl: FastController, msg: Any, now: float, counters: Counter[str]) -> ControlOutput | None:
-        if self._projector is None:
-            counters["depth_before_camera_info"] += 1
-            return None
-        points = self._projector.points(depth_image_to_metres(msg))
-        counters[self.names.depth] += 1
-        return ctrl.on_obstacles(points, stamp_s(msg.header.stamp), now)
+        return out
 
 
 def run_offline(source: BagSource, config: ControlConfig, names: TopicNames | None = None,

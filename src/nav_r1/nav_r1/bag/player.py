@@ -23,9 +23,10 @@ from tqdm import tqdm
 
 from nav_r1.bag.reader import BagError, BagMessage, BagSource, norm_topic
 from nav_r1.bag.record import import_msg_type
+from r1_core import topics
 
 #: Topics that the stack under test publishes itself: replaying them would fight its output.
-STACK_OUTPUTS: tuple[str, ...] = ("cmd_vel", "nav_r1/safety", "nav_r1/control_stats", "nav_r1/control_state")
+STACK_OUTPUTS: tuple[str, ...] = (topics.CMD_VEL, topics.SAFETY, topics.CONTROL_STATS, topics.CONTROL_STATE)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class BagPlayer:
             except ValueError as exc:
                 raise BagError(f"cannot replay '{topic}': {exc}") from exc
             self._pubs[topic] = node.create_publisher(cls, self.live_name(topic), qos)
-        self._clock_pub = node.create_publisher(Clock, "/clock", qos)
+        self._clock_pub = node.create_publisher(Clock, topics.CLOCK, qos)
         self._t0_ns = source.start_ns
         self._wall0: float | None = None
         self._lock = threading.Lock()

@@ -25,27 +25,28 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from nav_r1.bag.mcap_crc import seal_chunk_crcs
 from nav_r1.bag.reader import norm_topic, typestore
+from r1_core import topics
 
 #: The topics of the Nav-R1 graph worth keeping for replay and evaluation (GRAPH.md names).
 DEFAULT_TOPICS: tuple[str, ...] = (
-    "clock",
-    "odom",
-    "camera/color/image_raw",
-    "camera/color/camera_info",
-    "camera/depth/image_raw",
-    "camera/depth/camera_info",
-    "nav_r1/instruction",
-    "nav_r1/plan",
-    "nav_r1/status",
-    "joy_vel",
-    "key_vel",
-    "e_stop",
-    "cmd_vel",
-    "nav_r1/safety",
-    "nav_r1/control_stats",
-    "nav_r1/control_state",
-    "goal_pose",
-    "nav_r1/reference_path",
+    norm_topic(topics.CLOCK),
+    topics.ODOM,
+    topics.COLOR_IMAGE,
+    topics.COLOR_INFO,
+    topics.DEPTH_IMAGE,
+    topics.DEPTH_INFO,
+    topics.INSTRUCTION,
+    topics.PLAN,
+    topics.STATUS,
+    topics.JOY_VEL,
+    topics.KEY_VEL,
+    topics.E_STOP,
+    topics.CMD_VEL,
+    topics.SAFETY,
+    topics.CONTROL_STATS,
+    topics.CONTROL_STATE,
+    topics.GOAL_POSE,
+    topics.REFERENCE_PATH,
 )
 
 

@@ -88,8 +88,7 @@ def plot_latency(path: Path, report: dict[str, Any], bag: BagTraces) -> None:
             latency.append(t - (p.stamp - bag.t0_s))
     series.append(("plan latency [s]", latency))
     for key in sorted(report["plans"]["reasoner_timings"]):
-        vals = [float(st["timings"][key]) for _, st in bag.status
-                if isinstance(st.get("timings"), dict) and isinstance(st["timings"].get(key), (int, float))]
+        vals = [st.timings[key] for _, st in bag.status if key in st.timings]
         series.append((f"reasoner {key}", vals))
     fig, axes = plt.subplots(1, len(series), figsize=(4 * len(series), 3.2), squeeze=False)
     for ax, (name, vals) in zip(axes[0], series, strict=True):
@@ -144,8 +143,11 @@ def _stats_row(name: str, s: dict[str, Any]) -> str:
 def markdown(report: dict[str, Any], plots: bool = True) -> str:
     """The report as Markdown, with the plots linked when there are any."""
     cmd, saf, plans, loop = report["commands"], report["safety"], report["plans"], report["control_loop"]
+    names = report.get("reasoner") or ["not recorded"]
+    who = ", ".join(f"{n} (privileged: plans on the true map, an upper bound)" if n == "sim-expert" else n
+                    for n in names)
     lines = [f"# Replay report ({report['mode']})", "", f"Bag: {report['bag']['duration_s']} s, "
-             f"{len(report['bag']['topics'])} topics.", "", "## Commands against the recording", ""]
+             f"{len(report['bag']['topics'])} topics. Reasoner: {who}.", "", "## Commands against the recording", ""]
     if cmd.get("available"):
         lines += [f"Action agreement: **{cmd['action_agreement']:.3f}** over {cmd['samples']} recorded commands.",
                   "", "| axis | RMSE | MAE | max abs |", "|---|---|---|---|"]
@@ -169,7 +171,8 @@ def markdown(report: dict[str, Any], plots: bool = True) -> str:
               _stats_row("control period [s]", loop["period_s"])]
     lines += [_stats_row(f"reasoner {k}", v) for k, v in plans["reasoner_timings"].items()]
     lines += ["", f"Control rate: {_fmt(loop['rate_hz'])} Hz; command sources: {loop['source_share']}.", "",
-              "![latency](latency.png)", "", "## Navigation", ""]
+              "![latency](latency.png)", "",
+              f"## Navigation (success radius and nDTW d_th {report['options']['success_radius_m']} m)", ""]
     nav, rew = report["navigation"], report["rewards"]
     lines.append(_kv(nav))
     lines += ["", "## Nav-R1 rewards", "", _kv(rew), "", "![trajectory](trajectory.png)", ""]

@@ -13,7 +13,8 @@ from typing import Any
 
 from nav_r1.bag.reader import BagError, BagMessage, BagSource
 from nav_r1.control.types import Odometry, Plan, Twist
-from r1_core import Pose2D
+from r1_core import Pose2D, topics
+from r1_core.reasoning_status import ReasoningStatus
 from r1_core.ros.convert import quaternion_to_yaw
 
 
@@ -21,20 +22,20 @@ from r1_core.ros.convert import quaternion_to_yaw
 class TopicNames:
     """Where the evaluation finds each stream in the bag (GRAPH.md defaults)."""
 
-    odom: str = "odom"
-    plan: str = "nav_r1/plan"
-    status: str = "nav_r1/status"
-    cmd_vel: str = "cmd_vel"
-    safety: str = "nav_r1/safety"
-    control_stats: str = "nav_r1/control_stats"
-    control_state: str = "nav_r1/control_state"
-    depth: str = "camera/depth/image_raw"
-    depth_info: str = "camera/depth/camera_info"
-    joy: str = "joy_vel"
-    key: str = "key_vel"
-    e_stop: str = "e_stop"
-    goal: str = "goal_pose"
-    reference: str = "nav_r1/reference_path"
+    odom: str = topics.ODOM
+    plan: str = topics.PLAN
+    status: str = topics.STATUS
+    cmd_vel: str = topics.CMD_VEL
+    safety: str = topics.SAFETY
+    control_stats: str = topics.CONTROL_STATS
+    control_state: str = topics.CONTROL_STATE
+    depth: str = topics.DEPTH_IMAGE
+    depth_info: str = topics.DEPTH_INFO
+    joy: str = topics.JOY_VEL
+    key: str = topics.KEY_VEL
+    e_stop: str = topics.E_STOP
+    goal: str = topics.GOAL_POSE
+    reference: str = topics.REFERENCE_PATH
 
 
 def stamp_s(stamp: Any) -> float:
@@ -94,7 +95,7 @@ class BagTraces:
     recorded_cmds: list[tuple[float, Twist]] = field(default_factory=list)
     odom: list[tuple[float, Odometry]] = field(default_factory=list)
     plans: list[tuple[float, Plan]] = field(default_factory=list)
-    status: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    status: list[tuple[float, ReasoningStatus]] = field(default_factory=list)
     recorded_safety: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     goal: tuple[float, float] | None = None
     reference_path: list[tuple[float, float]] | None = None
@@ -138,11 +139,13 @@ def _add(traces: BagTraces, names: TopicNames, m: BagMessage, t: float, msg: Any
         traces.odom.append((t, odom_of(msg)))
     elif m.topic == names.plan:
         traces.plans.append((t, plan_of(msg, plan_id)))
-    elif m.topic in (names.status, names.safety):
+    elif m.topic == names.status:
+        traces.status.append((t, ReasoningStatus.from_json(msg.data)))  # StatusError is a ValueError
+    elif m.topic == names.safety:
         obj = json_of(msg)
         if obj is None:
             raise ValueError("not a JSON object")
-        (traces.status if m.topic == names.status else traces.recorded_safety).append((t, obj))
+        traces.recorded_safety.append((t, obj))
     elif m.topic == names.goal:
         x, y = float(msg.pose.position.x), float(msg.pose.position.y)
         if not _finite(x, y):

@@ -194,6 +194,13 @@ class DepthConfig:
     )
     min_height: float = param(0.05, "Points below this z in base_link are floor [m]", min=-100.0, max=100.0)
     max_height: float = param(1.5, "Points above this z in base_link are ceiling [m]", min=-100.0, max=100.0)
+    # Only for the start-up visibility check (the projection uses camera_info); a RealSense D435's
+    # depth field of view.
+    hfov_deg: float = param(87.0, "Horizontal field of view, for the visibility check [deg]", min=1.0, max=179.0)
+    vfov_deg: float = param(58.0, "Vertical field of view, for the visibility check [deg]", min=1.0, max=179.0)
+    # A 30 Hz depth frame plus one 100 Hz tick.
+    reaction_s: float = param(0.05, "Obstacle-to-zero-command time the visibility check assumes [s]",
+                              min=0.0, max=5.0)
 
     def __post_init__(self) -> None:
         validate_params(self)
@@ -203,6 +210,45 @@ class DepthConfig:
             raise ParamError("parameter 'depth.max_range' must be above 'depth.min_range'")
         if self.max_height <= self.min_height:
             raise ParamError("parameter 'depth.max_height' must be above 'depth.min_height'")
+
+
+@dataclass(frozen=True)
+class InputsConfig:
+    """Bounds on what the node accepts: a message outside them is rejected whole, never used."""
+
+    # 100 km: far beyond any odometry frame a robot keeps, far below where float math breaks
+    # (1e308 positions made the pursuit's twist non-finite and killed the loop).
+    max_position_m: float = param(1.0e5, "Odometry and plan positions (x, y, z) beyond this are rejected [m]",
+                                  min=1.0, max=1.0e9)
+    max_speed: float = param(100.0, "Odometry velocities beyond this are rejected [m/s, rad/s]", min=0.1, max=1.0e6)
+    # The reasoning node sends a handful of poses; a Nav2 path a few hundred. Bigger plans are
+    # rejected from the message's length field, before a single pose is converted.
+    max_plan_poses: int = param(2000, "Plans with more poses are rejected", min=2, max=1_000_000)
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """Short-term obstacle memory: what the camera stops seeing (too close, out of view) still counts."""
+
+    enabled: bool = param(True, "Remember obstacle points in the odometry frame")
+    # Long enough to cover a stop in front of a wall the camera is too close to see; a remembered
+    # point also goes once the camera measures a valid depth at its pixel (it sees there again)
+    # or it leaves the zones' box (the robot moved away).
+    hold_s: float = param(5.0, "A remembered point is forgotten this long after it was last seen [s]",
+                          min=0.0, max=600.0)
+    voxel_m: float = param(0.02, "Remembered points are thinned to one per cell of this size [m]",
+                           min=0.001, max=1.0)
+    max_points: int = param(20000, "Most points remembered (the oldest go first)", min=1, max=10_000_000)
+    blind_valid_fraction: float = param(
+        0.02, "A frame with fewer valid pixels than this share, right after an obstacle in the zones' box, is "
+        "'too close to see': the remembered points are held (not aged) until the camera sees again",
+        min=0.0, max=1.0)
+
+    def __post_init__(self) -> None:
+        validate_params(self)
 
 
 @dataclass(frozen=True)
@@ -221,6 +267,8 @@ class ControlConfig:
     mux: MuxConfig = nested(MuxConfig, "Velocity multiplexer")
     zones: ZonesConfig = nested(ZonesConfig, "Collision zones")
     depth: DepthConfig = nested(DepthConfig, "Depth projection")
+    inputs: InputsConfig = nested(InputsConfig, "Input bounds")
+    memory: MemoryConfig = nested(MemoryConfig, "Obstacle memory")
 
     def __post_init__(self) -> None:
         validate_params(self)
@@ -246,8 +294,25 @@ class ControlConfig:
         return make()
 
 
+# The presets keep the stop zone visible (nav_r1.control.visibility): the camera must still see
+# an obstacle that entered the stop zone after the robot braked from max_vx, and the stop zone
+# cannot reach past the clearance the simulator's planner keeps (robot radius). The dog's camera
+# sits 2.5 cm behind its nose, so no speed it can walk at passes; it relies on the obstacle memory
+# and the start-up check warns.
+
+
 def _wheeled() -> ControlConfig:
-    return ControlConfig()
+    # The URDF's camera (0.175 m ahead, 0.36 m up) sees from x = 0.275 m: 0.095 m of a stop zone
+    # reaching 0.37 m, enough to stop from 0.4 m/s (0.087 m at 1.2 m/s^2 and 50 ms reaction).
+    r = dataclasses.replace
+    c = ControlConfig()
+    stop = (0.37, 0.25, 0.37, -0.25, -0.30, -0.25, -0.30, 0.25)
+    return r(
+        c,
+        limits=r(c.limits, max_vx=0.4),
+        zones=ZonesConfig(r(c.zones.stop, points=stop), c.zones.slowdown),
+        depth=r(c.depth, base_T_camera=(0.175, 0.05, 0.36, 0.0, 0.0, 0.0)),
+    )
 
 
 def _dog() -> ControlConfig:
@@ -271,14 +336,15 @@ def _uav() -> ControlConfig:
     c = ControlConfig()
     # The stop zone stays inside the clearance the planner keeps (0.35 m for the simulated UAV):
     # a zone reaching past it stops the drone short of goals next to furniture, and the expert
-    # then asks for the same blocked step forever. Braking from the primitives' 0.3 m/s takes 4 cm.
-    stop = (0.32, 0.30, 0.32, -0.30, -0.32, -0.30, -0.32, 0.30)
+    # then asks for the same blocked step forever.
+    # Its camera sees from x = 0.20 m; stopping from 0.45 m/s takes 0.11 m.
+    stop = (0.34, 0.30, 0.34, -0.30, -0.32, -0.30, -0.32, 0.30)
     slow = (1.20, 0.60, 1.20, -0.60, -0.50, -0.60, -0.50, 0.60)
     return r(
         c,
         profile="uav",
         holonomic=True,
-        limits=r(c.limits, max_vx=1.0, max_vy=0.5, max_vz=0.5, max_wz=1.0, min_vx=-0.5),
+        limits=r(c.limits, max_vx=0.45, max_vy=0.5, max_vz=0.5, max_wz=1.0, min_vx=-0.5),
         zones=ZonesConfig(r(c.zones.stop, points=stop), r(c.zones.slowdown, points=slow)),
         depth=r(c.depth, base_T_camera=(0.10, 0.0, 0.0, 0.0, 0.0, 0.0), min_height=-0.3, max_height=0.3),
     )

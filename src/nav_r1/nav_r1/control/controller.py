@@ -16,7 +16,17 @@ from nav_r1.control.mux import NAVIGATION, TwistMux
 from nav_r1.control.primitives import Climb, Drive, Primitive, Turn, segment_primitives
 from nav_r1.control.pursuit import PurePursuit
 from nav_r1.control.safety import ZoneChecker, ZoneVerdict
-from nav_r1.control.types import ZERO, ControlOutput, Odometry, Plan, Progress, SafetyEvent, Twist
+from nav_r1.control.types import (
+    ZERO,
+    ControlOutput,
+    ControlState,
+    Odometry,
+    Plan,
+    Progress,
+    SafetyEvent,
+    Twist,
+    ZoneAction,
+)
 
 Step = Primitive | PurePursuit
 
@@ -42,7 +52,7 @@ class FastController:
         self._odom_received = 0.0
         self._verdict: ZoneVerdict | None = None
         self._obstacles_received: float | None = None
-        self._zone_action = "clear"
+        self._zone_action = ZoneAction.CLEAR
         self._stale = False
         self._events: list[SafetyEvent] = []
         self._last_step: float | None = None
@@ -115,17 +125,18 @@ class FastController:
         self._verdict, self._obstacles_received = verdict, now
         if self._stale:
             self._stale = False
-            self._events.append(SafetyEvent(stamp, "obstacles", "fresh", float("inf"), 0))
+            self._events.append(SafetyEvent(stamp, "obstacles", ZoneAction.FRESH, float("inf"), 0))
         action = verdict.action
         if action != prev:
             hit = verdict.winner
-            zone = hit.zone.name if hit is not None else prev
+            zone = hit.zone.name if hit is not None else prev.value
             dist = hit.distance if hit is not None else float("inf")
             self._events.append(SafetyEvent(stamp, zone, action, dist, hit.points if hit else 0))
             self._zone_action = action
-        if action == "stop" and prev != "stop":
+        if action is ZoneAction.STOP and prev is not ZoneAction.STOP:
             self.limiter.hard_stop()
-            return ControlOutput(ZERO, self._prev_source or "none", self._drain(), "stop_zone", self.progress())
+            return ControlOutput(ZERO, self._prev_source or "none", self._drain(), ControlState.STOP_ZONE,
+                                 self.progress())
         return None
 
     def on_obstacles(self, points_base: NDArray[np.float32], stamp: float, now: float) -> ControlOutput | None:
@@ -141,26 +152,27 @@ class FastController:
         self._last_step = now
         sel = self.mux.select(now)
         prev = self._prev_source
-        nav_twist, state = self._navigate(now) if sel.source == NAVIGATION else (ZERO, "teleop")
+        nav_twist, state = self._navigate(now) if sel.source == NAVIGATION else (ZERO, ControlState.TELEOP)
         source = sel.source if sel.source is not None else f"lock:{sel.lock}"
         self._prev_source = sel.source
         if sel.source is None:
-            return self._out(self.limiter.hard_stop(), source, "locked")
+            return self._out(self.limiter.hard_stop(), source, ControlState.LOCKED)
         if prev in self.mux.inputs and prev != sel.source and not self.mux.is_active(prev, now):
             # Unlike twist_mux: a winning input that times out yields zero at once, then the next ramps up.
-            return self._out(self.limiter.hard_stop(), source, f"timeout:{prev}")
+            return self._out(self.limiter.hard_stop(), source, ControlState.INPUT_TIMEOUT, timed_out=prev)
         target = sel.twist if sel.twist is not None else nav_twist
         if self._obstacles_stale(now):
             if not self._stale:
                 self._stale = True
-                self._events.append(SafetyEvent(now, "obstacles", "stale", float("inf"), 0))
-            return self._out(self.limiter.limit(ZERO, dt), source, "obstacles_stale")
-        if self._zone_action == "stop":
-            return self._out(self.limiter.hard_stop(), source, "stop_zone")
-        if self._verdict is not None and self._zone_action == "slowdown":
+                self._events.append(SafetyEvent(now, "obstacles", ZoneAction.STALE, float("inf"), 0))
+            return self._out(self.limiter.limit(ZERO, dt), source, ControlState.OBSTACLES_STALE)
+        if self._zone_action is ZoneAction.STOP:
+            return self._out(self.limiter.hard_stop(), source, ControlState.STOP_ZONE)
+        slowed = self._verdict is not None and self._zone_action is ZoneAction.SLOWDOWN
+        if slowed:
+            assert self._verdict is not None
             target = target.scaled(self._verdict.scale)
-            state = f"{state}+slowdown"
-        return self._out(self.limiter.limit(target, dt), source, state)
+        return self._out(self.limiter.limit(target, dt), source, state, slowdown=slowed)
 
     def progress(self) -> Progress:
         """Where the active plan stands."""
@@ -174,8 +186,9 @@ class FastController:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _out(self, twist: Twist, source: str, state: str) -> ControlOutput:
-        return ControlOutput(twist, source, self._drain(), state, self.progress())
+    def _out(self, twist: Twist, source: str, state: ControlState, *, slowdown: bool = False,
+             timed_out: str = "") -> ControlOutput:
+        return ControlOutput(twist, source, self._drain(), state, self.progress(), slowdown, timed_out)
 
     def _drain(self) -> tuple[SafetyEvent, ...]:
         events, self._events = tuple(self._events), []
@@ -187,16 +200,16 @@ class FastController:
             return False
         return self._obstacles_received is None or now - self._obstacles_received > timeout
 
-    def _navigate(self, now: float) -> tuple[Twist, str]:
+    def _navigate(self, now: float) -> tuple[Twist, ControlState]:
         """The plan follower's command (before zones and limits) and its state."""
         if self._plan is None:
-            return ZERO, "idle"
+            return ZERO, ControlState.IDLE
         if now - self._plan_received > self.cfg.timeouts.plan_s:
             # Kept, not dropped: a late heartbeat of the same plan resumes where it stopped.
-            return ZERO, "plan_stale"
+            return ZERO, ControlState.PLAN_STALE
         odom = self._odom
         if odom is None or now - self._odom_received > self.cfg.timeouts.odom_s:
-            return ZERO, "odom_stale"
+            return ZERO, ControlState.ODOM_STALE
         pose, lim, pcfg = odom.pose, self.cfg.limits, self.cfg.primitives
         twist, climbing, z_ref = ZERO, False, self._hold_z
         while self._active < len(self._steps):
@@ -216,9 +229,12 @@ class FastController:
                 break
             self._hold_z = step.z_target
             self._active += 1
-        state = "done" if self._active >= len(self._steps) else self._steps[self._active].kind
         if not self._steps:
-            state = "holding"
+            state = ControlState.HOLDING
+        elif self._active >= len(self._steps):
+            state = ControlState.DONE
+        else:
+            state = ControlState(self._steps[self._active].kind)
         if not self.planar and not climbing and z_ref is not None:
             vz = self.cfg.altitude_gain * (z_ref - pose.z)
             twist = Twist(twist.vx, twist.vy, vz, twist.wz)

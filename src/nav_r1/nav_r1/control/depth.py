@@ -89,3 +89,20 @@ class DepthProjector:
             if roi is not None:
                 keep &= (out[:, 1] >= roi[2]) & (out[:, 1] <= roi[3])
         return out[keep]
+
+    def pixels(self, points_base: NDArray[np.float32]) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.bool_]]:
+        """Full-resolution pixel (row, column) of each base_link point (N, 3), and whether it is in the image.
+
+        A point behind the camera or outside the image is not in it; its row and column are 0.
+        """
+        rot, t = base_from_optical(self.cfg)
+        opt = (points_base.astype(np.float64) - t) @ rot.astype(np.float64)  # R^T (p - t), row-wise
+        z = opt[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = self.k[0, 0] * opt[:, 0] / z + self.k[0, 2]
+            v = self.k[1, 1] * opt[:, 1] / z + self.k[1, 2]
+            # Pixel i covers [i - 0.5, i + 0.5): the projector's rays go through pixel centres.
+            inside = (z > 1e-6) & (u > -0.5) & (u < self.width - 0.5) & (v > -0.5) & (v < self.height - 0.5)
+        col = np.rint(np.where(inside, u, 0.0)).astype(np.intp)
+        row = np.rint(np.where(inside, v, 0.0)).astype(np.intp)
+        return row, col, inside

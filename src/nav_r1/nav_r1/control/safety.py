@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nav_r1.control.config import ZonesConfig
+from nav_r1.control.types import ZoneAction
 
 
 def points_in_polygon(xy: NDArray[np.float32], polygon: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -32,17 +33,18 @@ def points_in_polygon(xy: NDArray[np.float32], polygon: NDArray[np.float64]) -> 
 
 @dataclass(frozen=True)
 class Zone:
-    """One polygon: ``action`` is ``stop`` or ``slowdown`` (scale = ``ratio``)."""
+    """One polygon: ``action`` is STOP or SLOWDOWN (scale = ``ratio``)."""
 
     name: str
-    action: str
+    action: ZoneAction
     polygon: NDArray[np.float64]
     min_points: int
     ratio: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.action not in ("stop", "slowdown"):
+        if self.action not in (ZoneAction.STOP, ZoneAction.SLOWDOWN):
             raise ValueError(f"zone {self.name!r}: action must be 'stop' or 'slowdown', got {self.action!r}")
+        object.__setattr__(self, "action", ZoneAction(self.action))  # a plain "stop" becomes the enum
         if self.polygon.ndim != 2 or self.polygon.shape[1] != 2 or len(self.polygon) < 3:
             raise ValueError(f"zone {self.name!r}: polygon must be (M>=3, 2), got {self.polygon.shape}")
         if self.min_points < 1:
@@ -51,7 +53,7 @@ class Zone:
     @property
     def scale(self) -> float:
         """The velocity scale this zone imposes when triggered (0 for stop)."""
-        return 0.0 if self.action == "stop" else self.ratio
+        return 0.0 if self.action is ZoneAction.STOP else self.ratio
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,9 @@ class ZoneVerdict:
     winner: ZoneHit | None
 
     @property
-    def action(self) -> str:
-        """``stop``, ``slowdown`` or ``clear``."""
-        return self.winner.zone.action if self.winner is not None else "clear"
+    def action(self) -> ZoneAction:
+        """STOP, SLOWDOWN or CLEAR."""
+        return self.winner.zone.action if self.winner is not None else ZoneAction.CLEAR
 
     @property
     def scale(self) -> float:
@@ -103,10 +105,11 @@ class ZoneChecker:
         zones = []
         if cfg.stop.enabled:
             poly = np.asarray(cfg.stop.points, dtype=np.float64).reshape(-1, 2)
-            zones.append(Zone("stop", "stop", poly, cfg.stop.min_points))
+            zones.append(Zone("stop", ZoneAction.STOP, poly, cfg.stop.min_points))
         if cfg.slowdown.enabled:
             poly = np.asarray(cfg.slowdown.points, dtype=np.float64).reshape(-1, 2)
-            zones.append(Zone("slowdown", "slowdown", poly, cfg.slowdown.min_points, cfg.slowdown.slowdown_ratio))
+            zones.append(Zone("slowdown", ZoneAction.SLOWDOWN, poly, cfg.slowdown.min_points,
+                              cfg.slowdown.slowdown_ratio))
         return cls(zones)
 
     def check(self, points: NDArray[np.float32]) -> ZoneVerdict:

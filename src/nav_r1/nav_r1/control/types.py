@@ -4,8 +4,39 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from r1_core import Pose2D
+
+
+class ZoneAction(StrEnum):
+    """What a collision zone (or the obstacle source) says: the values travel in nav_r1/safety."""
+
+    STOP = "stop"
+    SLOWDOWN = "slowdown"
+    CLEAR = "clear"
+    STALE = "stale"  # no fresh obstacle data within timeouts.obstacles_s
+    FRESH = "fresh"  # obstacle data again after being stale
+
+
+class ControlState(StrEnum):
+    """Why the loop commands what it commands (nav_r1/control_state's ``state``)."""
+
+    IDLE = "idle"  # no plan yet
+    PLAN_STALE = "plan_stale"
+    ODOM_STALE = "odom_stale"
+    HOLDING = "holding"  # an empty or one-pose plan: stop and hold
+    DONE = "done"
+    DRIVE = "drive"
+    TURN = "turn"
+    CLIMB = "climb"
+    PURSUIT = "pursuit"
+    TELEOP = "teleop"
+    LOCKED = "locked"
+    INPUT_TIMEOUT = "timeout"  # the winning teleop input went silent: zero for one tick
+    OBSTACLES_STALE = "obstacles_stale"
+    STOP_ZONE = "stop_zone"
+    ERROR = "error"  # the tick raised: zero for this tick
 
 
 @dataclass(frozen=True)
@@ -61,11 +92,11 @@ class Plan:
 
 @dataclass(frozen=True)
 class SafetyEvent:
-    """A collision zone changed state: ``action`` is ``stop``/``slowdown``/``clear``/``stale``."""
+    """A collision zone changed state, or the obstacle data went stale / fresh."""
 
     stamp: float
     zone: str
-    action: str
+    action: ZoneAction
     obstacle_distance: float
     points: int
 
@@ -75,7 +106,7 @@ class SafetyEvent:
         return {
             "stamp": self.stamp,
             "zone": self.zone,
-            "action": self.action,
+            "action": self.action.value,
             "obstacle_distance": dist,
             "points": self.points,
         }
@@ -94,10 +125,23 @@ class Progress:
 
 @dataclass(frozen=True)
 class ControlOutput:
-    """One control decision: the command, which input won, safety events and the loop state."""
+    """One control decision: the command, which input won, safety events and the loop state.
+
+    ``slowdown``: a slowdown zone scaled the command; ``timed_out``: the teleop input whose
+    timeout gave this tick's zero (state INPUT_TIMEOUT).
+    """
 
     twist: Twist
     source: str
     events: tuple[SafetyEvent, ...] = ()
-    state: str = "idle"
+    state: ControlState = ControlState.IDLE
     progress: Progress = field(default_factory=Progress)
+    slowdown: bool = False
+    timed_out: str = ""
+
+    @property
+    def label(self) -> str:
+        """The state as published: ``drive``, ``drive+slowdown``, ``timeout:joy_vel``."""
+        if self.state is ControlState.INPUT_TIMEOUT:
+            return f"{self.state.value}:{self.timed_out}"
+        return f"{self.state.value}+slowdown" if self.slowdown else self.state.value

@@ -1,32 +1,40 @@
 """The fast control node: plan, odometry, depth and teleop in; ``cmd_vel`` at 100 Hz out.
 
-A thin shell around :class:`~nav_r1.control.controller.FastController`: it converts messages and
-calls the core.  It never loads a model: the reasoning node runs in its own process.
+A thin shell around :class:`~nav_r1.control.controller.FastController`: every message goes through
+:class:`~nav_r1.control.inputs.ControlInputs` (the same input layer the offline replay runs), and
+the node only subscribes, publishes and logs. It never loads a model: the reasoning node runs in
+its own process.
 
-Threads:
+One node, two threads:
 
 - the executor thread of ``r1_core.ros.node_main.run_node`` (a SingleThreadedExecutor, asked for
-  with ``executor_kind``) runs the loop timer, which calls :meth:`ControlNode.tick`, and the short
-  input callbacks;
-- depth images / point clouds run on a helper node (``<name>_sensing``) spun by its own
-  SingleThreadedExecutor in the ``sensing`` thread: projection and the zone check happen outside
-  the lock, so a 640x480 frame never delays the timer, and a newly triggered stop zone publishes
-  zero from that thread at once instead of waiting for the next tick;
-- odometry, plans, teleop and locks only store values (microseconds each).
+  with ``executor_kind``) runs the loop timer (:meth:`ControlNode.tick`) and the short inputs:
+  odometry, teleop, locks (microseconds each);
+- the ``sensing`` thread spins a second SingleThreadedExecutor that runs only the node's
+  ``sensing`` callback group: depth images / point clouds and plans. Projection, the zone check
+  and plan conversion happen there, so neither a 640x480 frame nor a 2,000-pose plan delays the
+  timer; a plan is taken serialised and refused from its length field when it is over
+  ``inputs.max_plan_poses``, before any pose becomes a Python object. A newly triggered stop
+  zone publishes zero from that thread at once instead of waiting for the next tick.
 
-``_lock`` guards the controller (the one owner of control state); each holder keeps it for
-microseconds.  The loop statistics have their own lock.  With ``realtime_priority`` > 0 (opt-in;
-50 is ros2_control's choice) every thread of the node runs SCHED_FIFO, so a busy reasoning
-process on the same cores cannot delay the loop (bench/bench_control.py measures both).  The GIL is still shared, so the
-node shortens Python's switch interval (``gil_switch_interval_s``): a busy depth thread cannot
-hold the timer for 5 ms.
+rclpy has no ``Executor.add_callback_group`` (rclcpp does), so the sensing group is a
+:class:`ThreadBoundCallbackGroup` that only its own thread may run, and the sensing executor only
+waits on that group. One node means one name in the graph whatever ``__node`` remap is given.
+
+``_lock`` (inside the input layer) guards the controller, the one owner of control state; each
+holder keeps it for microseconds. The loop statistics have their own lock. A tick that raises
+publishes zero, is logged (throttled) and the loop runs on. With ``realtime_priority`` > 0
+(opt-in; 50 is ros2_control's choice) every thread of the node runs SCHED_FIFO, so a busy
+reasoning process on the same cores cannot delay the loop (bench/bench_control.py measures both).
+The GIL is still shared, so the node shortens Python's switch interval (``gil_switch_interval_s``):
+a busy sensing thread cannot hold the timer for 5 ms.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
+import re
 import sys
 import threading
 import time
@@ -34,44 +42,81 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import rclpy
 from geometry_msgs.msg import Twist as TwistMsg
 from geometry_msgs.msg import TwistStamped
 from nav_msgs.msg import Odometry as OdometryMsg
 from nav_msgs.msg import Path
-from numpy.typing import NDArray
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Bool, String
 
-from nav_r1.control import ControlConfig, ControlOutput, DepthProjector, FastController, Odometry, Plan, Twist
-from nav_r1.control.depth import base_from_optical
-from nav_r1.control.stats import PeriodStats
-from nav_r1.nodes.obstacle_node import projector_for_info
-from r1_core.params import param, validate_params
-from r1_core.reasoner import Pose2D
-from r1_core.ros.convert import (
-    ConversionError,
-    cloud_to_xyz,
-    depth_image_to_metres,
-    quaternion_to_yaw,
-    sec_to_stamp,
-    stamp_to_sec,
+from nav_r1.control import ControlConfig, ControlOutput, FastController
+from nav_r1.control.inputs import (
+    DEPTH_INFO_TOPIC,
+    DEPTH_TOPIC,
+    PLAN_TOPIC,
+    ControlInputs,
+    FreeRun,
+    LockStep,
+    ObstacleSource,
+    Pacing,
+    path_length_cdr,
 )
+from nav_r1.control.stats import PeriodStats
+from nav_r1.control.visibility import visibility_report
+from r1_core.params import param, validate_params
+from r1_core.ros.convert import ConversionError, sec_to_stamp
 from r1_core.ros.node_main import run_node, set_realtime_priority
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
 from r1_core.ros.sim_sync import SyncParticipant
 
-PLAN_TOPIC = "nav_r1/plan"
-DEPTH_TOPIC = "camera/depth/image_raw"
-DEPTH_INFO_TOPIC = "camera/depth/camera_info"
 SAFETY_TOPIC = "nav_r1/safety"
 STATS_TOPIC = "nav_r1/control_stats"
 STATE_TOPIC = "nav_r1/control_state"
+_REFUSED = (ValueError, ConversionError, LookupError, AttributeError, TypeError)
+_REFUSAL_LOG_PERIOD_S = 5.0
+_NUMBERS = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
+
+
+class ThreadBoundCallbackGroup(MutuallyExclusiveCallbackGroup):
+    """A callback group that only the thread which called :meth:`bind` may run.
+
+    Every other executor sees its entities as not executable, so it never waits on them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._owner: int | None = None
+
+    def bind(self) -> None:
+        """Make the calling thread the only one that runs this group."""
+        self._owner = threading.get_ident()
+
+    def can_execute(self, entity: Any) -> bool:
+        return threading.get_ident() == self._owner and super().can_execute(entity)
+
+
+class _GroupExecutor(SingleThreadedExecutor):
+    """A SingleThreadedExecutor that runs one callback group of one node.
+
+    The node is not added with ``add_node``: rclpy's ``Node.executor`` setter would take it away
+    from the executor that runs the rest of the node (run_node's).
+    """
+
+    def __init__(self, node: Node, group: ThreadBoundCallbackGroup) -> None:
+        super().__init__(context=node.context)
+        self._node, self._group = node, group
+
+    def get_nodes(self) -> list[Node]:
+        return [self._node]
+
+    def can_execute(self, entity: Any) -> bool:
+        return entity.callback_group is self._group and super().can_execute(entity)
 
 
 @dataclass(frozen=True)
@@ -102,12 +147,8 @@ class ControlNodeConfig:
         validate_params(self)
 
 
-def _twist_from(msg: TwistMsg) -> Twist:
-    return Twist(float(msg.linear.x), float(msg.linear.y), float(msg.linear.z), float(msg.angular.z))
-
-
 class ControlNode(Node):
-    """The fast loop: one :meth:`tick` per timer period, safety stops also from the depth thread."""
+    """The fast loop: one :meth:`tick` per timer period, safety stops also from the sensing thread."""
 
     def __init__(self) -> None:
         super().__init__("control_node")
@@ -115,20 +156,26 @@ class ControlNode(Node):
         self.node_cfg = declare_config(self, ControlNodeConfig)
         sys.setswitchinterval(self.node_cfg.gil_switch_interval_s)
         set_realtime_priority(self, self.node_cfg.realtime_priority)
-        self._lock = threading.Lock()
         # run_node's SingleThreadedExecutor (r1_core.ros.node_main.make_executor): the loop's and the
-        # inputs' callbacks are all short. With SCHED_FIFO a MultiThreadedExecutor spun 65-80% of a
-        # core on 30 Hz odometry alone (its dispatcher re-polls until a worker takes the message);
-        # this way the node used 19% with odometry, plans and 640x480 depth at 30 Hz.
+        # short inputs' callbacks. With SCHED_FIFO a MultiThreadedExecutor spun 65-80% of a core on
+        # 30 Hz odometry alone (its dispatcher re-polls until a worker takes the message).
         self.executor_kind = "single"
         self.core = FastController(self.cfg)
-        self._projector: DepthProjector | None = None
-        self._early_depth: Image | None = None  # lock-step only: a frame that beat its camera_info
-        self._cloud_rt = base_from_optical(self.cfg.depth)
-        self._plans = 0
+        source_kind = self.node_cfg.obstacle_source
+        self.source = (ObstacleSource(self.cfg, source_kind, self.node_cfg.pointcloud_frame)
+                       if source_kind != "none" else None)
+        self._sync: SyncParticipant | None = None
+        pacing: Pacing = FreeRun()
+        if self.node_cfg.sim_sync:
+            pacing = LockStep(lambda topic, stamp: self._sync.received(topic, stamp) if self._sync else None)
+        self.inputs = ControlInputs(self.core, odom_frame=self.node_cfg.odom_frame, source=self.source,
+                                    pacing=pacing, lock=threading.Lock())
         self._last_state: tuple[Any, ...] | None = None
         self.stats = PeriodStats(self.cfg.period_s)
         self._last_stats = time.monotonic()
+        self.tick_errors = 0
+        self._refusals: dict[str, tuple[float, int]] = {}  # log throttle: kind -> (last report, hidden since)
+        self._refusals_lock = threading.Lock()  # refusals come from both threads
 
         msg_type = TwistStamped if self.cfg.output_stamped else TwistMsg
         self.cmd_pub = self.create_publisher(msg_type, "cmd_vel", RELIABLE_QOS)
@@ -136,49 +183,43 @@ class ControlNode(Node):
         self.stats_pub = self.create_publisher(String, STATS_TOPIC, RELIABLE_QOS)
         self.state_pub = self.create_publisher(String, STATE_TOPIC, RELIABLE_QOS)
 
-        io = ReentrantCallbackGroup()
-        self.create_subscription(OdometryMsg, "odom", self._on_odom, RELIABLE_QOS, callback_group=io)
-        self.create_subscription(Path, PLAN_TOPIC, self._on_plan, RELIABLE_QOS, callback_group=io)
+        # Short inputs: the default group, on the loop's executor.
+        self.create_subscription(OdometryMsg, "odom", self._on_odom, RELIABLE_QOS)
         teleop_type = TwistStamped if self.node_cfg.teleop_stamped else TwistMsg
         for name, topic in zip(self.cfg.mux.input_names, self.cfg.mux.input_topics, strict=True):
-            self.create_subscription(teleop_type, topic, lambda m, n=name: self._on_teleop(n, m),
-                                     RELIABLE_QOS, callback_group=io)
+            self.create_subscription(teleop_type, topic, lambda m, n=name: self._on_teleop(n, m), RELIABLE_QOS)
         for name, topic in zip(self.cfg.mux.lock_names, self.cfg.mux.lock_topics, strict=True):
-            self.create_subscription(Bool, topic, lambda m, n=name: self._on_lock(n, m),
-                                     RELIABLE_QOS, callback_group=io)
-        # Obstacles run on a node and executor of their own, in their own thread: with SCHED_FIFO a
+            self.create_subscription(Bool, topic, lambda m, n=name: self._on_lock(n, m), RELIABLE_QOS)
+        # Heavy inputs: the sensing group, on the sensing thread's executor. With SCHED_FIFO a
         # MultiThreadedExecutor spins a whole core while a 640x480 frame is being taken (measured:
         # 93% CPU vs 19% this way), which would starve the loop it shares threads with.
-        self._sensing = rclpy.create_node(f"{self.get_name()}_sensing", namespace=self.get_namespace(),
-                                          context=self.context, start_parameter_services=False)
-        self._sensing_exec = SingleThreadedExecutor(context=self.context)
-        self._sensing_exec.add_node(self._sensing)
-        source = self.node_cfg.obstacle_source
-        if source == "depth":
-            self._sensing.create_subscription(CameraInfo, DEPTH_INFO_TOPIC, self._on_info,
-                                              RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS)
-            self._sensing.create_subscription(Image, DEPTH_TOPIC, self._on_depth,
-                                              RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS)
-        elif source == "pointcloud":
-            self._sensing.create_subscription(PointCloud2, self.node_cfg.pointcloud_topic, self._on_cloud,
-                                              SENSOR_QOS)
+        self._sensing_group = ThreadBoundCallbackGroup()
+        sensing = self._sensing_group
+        # Serialised: the size cap is checked on the length field before any pose is converted.
+        self.create_subscription(Path, PLAN_TOPIC, self._on_plan, RELIABLE_QOS, callback_group=sensing, raw=True)
+        sensor_qos = RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS
+        if source_kind == "depth":
+            self.create_subscription(CameraInfo, DEPTH_INFO_TOPIC, self._on_info, sensor_qos, callback_group=sensing)
+            self.create_subscription(Image, DEPTH_TOPIC, self._on_depth, sensor_qos, callback_group=sensing)
+        elif source_kind == "pointcloud":
+            self.create_subscription(PointCloud2, self.node_cfg.pointcloud_topic, self._on_cloud, SENSOR_QOS,
+                                     callback_group=sensing)
         elif self.cfg.timeouts.obstacles_s > 0.0:
             self.get_logger().warning("obstacle_source is none but timeouts.obstacles_s > 0: the robot will "
                                       "not move; set timeouts.obstacles_s to 0 to run without obstacle data")
-        # Lock-step: plans are held until the tick that announces them, so that which tick first
-        # uses a plan never depends on DDS timing (see r1_core.ros.sim_sync).
-        self._sync: SyncParticipant | None = None
-        self._held_plans: list[Plan] = []
-        self._plan_release = -math.inf
         if self.node_cfg.sim_sync:
-            self.executor_kind = "single"  # sequential anyway in lock-step; far cheaper than the multi-threaded one
             self._sync = SyncParticipant(self, "control_node", watch=["odom", DEPTH_TOPIC, PLAN_TOPIC],
                                          on_tick=self._on_sync_tick, publishes=["cmd_vel"])
         else:
-            self.timer = self.create_timer(self.cfg.period_s, self._on_timer,
-                                           callback_group=MutuallyExclusiveCallbackGroup())
+            self.timer = self.create_timer(self.cfg.period_s, self._on_timer)
         self.get_logger().info(f"control loop at {self.cfg.rate_hz:g} Hz, profile '{self.cfg.profile}', "
-                               f"obstacles from '{source}', cmd_vel as {msg_type.__name__}")
+                               f"obstacles from '{source_kind}', cmd_vel as {msg_type.__name__}")
+        if source_kind == "depth":
+            report = visibility_report(self.cfg)
+            self.get_logger().info("visibility: " + "; ".join(report.lines()[: len(report.zones) + 1]))
+            for warning in report.warnings:
+                self.get_logger().warning(warning)
+        self._sensing_exec = _GroupExecutor(self, sensing)
         # Started from this thread, so it inherits its scheduling (SCHED_FIFO when set above).
         self._sensing_thread = threading.Thread(target=self._spin_sensing, name="sensing", daemon=True)
         self._sensing_thread.start()
@@ -193,21 +234,22 @@ class ControlNode(Node):
 
     def _on_sync_tick(self, seq: int, t: float) -> dict[str, float]:
         assert self._sync is not None
-        self._plan_release = max(self._plan_release, self._sync.expect.get(PLAN_TOPIC, -math.inf))
-        with self._lock:
-            due = [p for p in self._held_plans if p.stamp <= self._plan_release + 1e-9]
-            self._held_plans = [p for p in self._held_plans if p.stamp > self._plan_release + 1e-9]
-            for plan in due:
-                self._apply_plan(plan, t)
         self.stats.tick(time.perf_counter())
-        self.tick(t)
+        self.tick(t, self._sync.expect.get(PLAN_TOPIC, float("-inf")))
         return {"cmd_vel": t}
 
-    def tick(self, now_s: float) -> ControlOutput:
-        """One loop iteration at time ``now_s``: step the core and publish (the timer calls this)."""
+    def tick(self, now_s: float, release: float = float("-inf")) -> ControlOutput:
+        """One loop iteration at time ``now_s``: step the core and publish (the timer calls this).
+
+        Whatever goes wrong inside, this tick publishes zero and the loop runs on.
+        """
         t0 = time.perf_counter()
-        with self._lock:
-            out = self.core.step(now_s)
+        out = self.inputs.tick(now_s, release)
+        if self.inputs.last_error:
+            self.tick_errors += 1
+            self.get_logger().error(f"control tick failed, published zero: {self.inputs.last_error}",
+                                    throttle_duration_sec=5.0)
+            self.inputs.last_error = ""
         self._publish(out, now_s)
         self.stats.cost(time.perf_counter() - t0)
         if time.monotonic() - self._last_stats >= self.node_cfg.stats_period_s:
@@ -230,138 +272,119 @@ class ControlNode(Node):
         for e in out.events:
             self.safety_pub.publish(String(data=json.dumps(e.to_dict())))
         p = out.progress
-        state = (out.source, out.state, p.plan_id, p.segment, p.done)
+        state = (out.source, out.label, p.plan_id, p.segment, p.done)
         if state != self._last_state:
             self._last_state = state
             self.state_pub.publish(String(data=json.dumps({
-                "stamp": now_s, "source": out.source, "state": out.state, "plan_id": p.plan_id,
+                "stamp": now_s, "source": out.source, "state": out.label, "plan_id": p.plan_id,
                 "segment": p.segment, "segments": p.segments, "done": p.done, "mode": p.mode,
             })))
 
-    # ---- inputs -------------------------------------------------------------------------
+    # ---- inputs (each refuses a bad message with a throttled log line; none can stop the loop) ----
+    def _refused(self, what: str, exc: BaseException) -> None:
+        """Log a refused message, throttled per kind of refusal (a flood of one kind hides no other)."""
+        text = f"dropped {what}: {exc}"
+        key = _NUMBERS.sub("#", text)
+        now = time.monotonic()
+        with self._refusals_lock:
+            last, hidden = self._refusals.get(key, (-math.inf, 0))
+            if now - last < _REFUSAL_LOG_PERIOD_S:
+                self._refusals[key] = (last, hidden + 1)
+                return
+            if len(self._refusals) > 256:  # many kinds: forget the old ones
+                self._refusals.clear()
+            self._refusals[key] = (now, 0)
+        self.get_logger().error(text + (f" ({hidden} more like it since the last report)" if hidden else ""))
+
     def _on_odom(self, msg: OdometryMsg) -> None:
-        p, tw = msg.pose.pose, msg.twist.twist
         try:
-            odom = Odometry(stamp_to_sec(msg.header.stamp),
-                            Pose2D(p.position.x, p.position.y, quaternion_to_yaw(p.orientation), p.position.z),
-                            _twist_from(tw))
-        except ValueError as exc:
-            self.get_logger().error(f"dropped odometry: {exc}", throttle_duration_sec=5.0)
-            return
-        now = odom.stamp if self._sync is not None else self._now()
-        with self._lock:
-            self.core.on_odom(odom, now)
-        if self._sync is not None:
-            self._sync.received("odom", odom.stamp)
+            self.inputs.odometry(msg, self._now())
+        except _REFUSED as exc:
+            self._refused("odometry", exc)
 
-    def _on_plan(self, msg: Path) -> None:
-        frame = msg.header.frame_id
-        if frame and frame != self.node_cfg.odom_frame:
-            self.get_logger().error(f"dropped a plan in frame '{frame}', expected '{self.node_cfg.odom_frame}'",
-                                    throttle_duration_sec=5.0)
-            return
+    def _on_plan(self, data: bytes) -> None:
         try:
-            poses = tuple(Pose2D(ps.pose.position.x, ps.pose.position.y, quaternion_to_yaw(ps.pose.orientation),
-                                 ps.pose.position.z) for ps in msg.poses)
-        except ValueError as exc:
-            self.get_logger().error(f"dropped a plan: {exc}", throttle_duration_sec=5.0)
-            return
-        plan = Plan(stamp_to_sec(msg.header.stamp), poses, 0)
-        if self._sync is not None:
-            with self._lock:
-                self._held_plans.append(plan)
-            self._sync.received(PLAN_TOPIC, plan.stamp)
-            return
-        now = self._now()
-        with self._lock:
-            self._apply_plan(plan, now)
-
-    def _apply_plan(self, plan: Plan, now: float) -> None:
-        """Give a plan to the core (caller holds the lock); ids count the plans that were new."""
-        if self.core.on_plan(Plan(plan.stamp, plan.poses, self._plans + 1), now):
-            self._plans += 1
+            count = path_length_cdr(data)
+            if count is not None:
+                self.inputs.plan_size(count)
+            msg = deserialize_message(data, Path)
+            self.inputs.plan(msg, self._now())
+        except _REFUSED as exc:
+            self._refused("a plan", exc)
 
     def _on_teleop(self, name: str, msg: Any) -> None:
-        body = msg.twist if isinstance(msg, TwistStamped) else msg
         try:
-            twist = _twist_from(body)
-        except ValueError as exc:
-            self.get_logger().error(f"dropped {name}: {exc}", throttle_duration_sec=5.0)
-            return
-        now = self._now()
-        with self._lock:
-            self.core.on_teleop(name, twist, now)
+            self.inputs.teleop(name, msg, self._now())
+        except _REFUSED as exc:
+            self._refused(name, exc)
 
     def _on_lock(self, name: str, msg: Bool) -> None:
         now = self._now()
-        with self._lock:
-            self.core.on_lock(name, bool(msg.data), now)
-            engaged = self.core.mux.select(now).lock is not None
-        if engaged:
-            # Zero at once, not at the next tick.
-            self.tick(now)
+        if self.inputs.lock_input(name, bool(msg.data), now):
+            self.tick(now)  # zero at once, not at the next tick
 
     def _on_info(self, msg: CameraInfo) -> None:
         try:
-            self._projector = projector_for_info(self._projector, msg, self.cfg.depth)
-        except (ConversionError, ValueError) as exc:
-            self.get_logger().error(f"bad camera_info: {exc}", throttle_duration_sec=5.0)
-            return
-        early, self._early_depth = self._early_depth, None
-        if early is not None:
-            self._on_depth(early)
+            self._immediate(self.inputs.camera_info(msg, self._now()))
+        except _REFUSED as exc:
+            self._refused("camera_info", exc)
 
     def _on_depth(self, msg: Image) -> None:
-        projector = self._projector
-        if projector is None:
-            if self._sync is not None:
-                # Lock-step: the frame's camera_info is on its way (same tick); use the frame then,
-                # so whether it was used never depends on which of the two arrived first.
-                self._early_depth = msg
-                return
-            self.get_logger().warning("no camera_info yet: depth dropped", throttle_duration_sec=5.0)
-            return
-        stamp = stamp_to_sec(msg.header.stamp)
+        t0 = time.perf_counter()
         try:
-            points = projector.points(depth_image_to_metres(msg), roi=self.core.zones.box)
-            self._obstacles(points, stamp, filtered=True)
-        except (ConversionError, ValueError) as exc:
-            self.get_logger().error(f"dropped a depth frame: {exc}", throttle_duration_sec=5.0)
-        finally:
-            if self._sync is not None:  # used or refused, the tick must not wait for it
-                self._sync.received(DEPTH_TOPIC, stamp)
+            self._immediate(self.inputs.depth(msg, self._now()))
+        except LookupError as exc:
+            self.get_logger().warning(str(exc), throttle_duration_sec=5.0)
+        except _REFUSED as exc:
+            self._refused("a depth frame", exc)
+        self.stats.obstacle_cost(time.perf_counter() - t0)
 
     def _on_cloud(self, msg: PointCloud2) -> None:
-        try:
-            points = cloud_to_xyz(msg)
-        except ConversionError as exc:
-            self.get_logger().error(f"dropped a point cloud: {exc}", throttle_duration_sec=5.0)
-            return
-        if self.node_cfg.pointcloud_frame == "camera_optical":
-            rot, t = self._cloud_rt
-            points = points @ rot.T + t
-        self._obstacles(points, stamp_to_sec(msg.header.stamp))
-
-    def _obstacles(self, points: NDArray[np.float32], stamp: float, filtered: bool = False) -> None:
         t0 = time.perf_counter()
-        verdict = self.core.evaluate_obstacles(points, filtered=filtered)  # pure: outside the lock
-        now = stamp if self._sync is not None else self._now()
-        with self._lock:
-            out = self.core.apply_obstacles(verdict, stamp, now)
-        if out is not None:
-            self._publish(out, now)
+        try:
+            self._immediate(self.inputs.cloud(msg, self._now()))
+        except _REFUSED as exc:
+            self._refused("a point cloud", exc)
         self.stats.obstacle_cost(time.perf_counter() - t0)
+
+    def _immediate(self, out: ControlOutput | None) -> None:
+        """Publish a stop that the sensing thread triggered (stamped with the frame in lock-step)."""
+        if out is not None:
+            self._publish(out, out.events[-1].stamp if self._sync is not None and out.events else self._now())
 
     # ---- helpers ------------------------------------------------------------------------
     def _spin_sensing(self) -> None:
-        with contextlib.suppress(ExternalShutdownException):
-            self._sensing_exec.spin()
+        self._sensing_group.bind()
+        while True:
+            try:
+                self._sensing_exec.spin()  # returns once the executor is shut down
+                return
+            except ExternalShutdownException:
+                return
+            except Exception as exc:  # a sensing callback bug must not silence obstacles and plans for good
+                self.get_logger().error(f"sensing callback failed: {type(exc).__name__}: {exc}",
+                                        throttle_duration_sec=5.0)
 
     def close(self) -> None:
-        """Stop the sensing thread and its node (run_node calls this before destroying the node)."""
+        """Stop the sensing thread, publish a final zero command.
+
+        ``run_node`` calls this after the loop's executor has stopped and its timers are
+        cancelled, while the context is still valid: nothing publishes after the zero.
+        """
         self._sensing_exec.shutdown(timeout_sec=2.0)
         self._sensing_thread.join(timeout=2.0)
-        self._sensing.destroy_node()
+        self._publish_zero()
+
+    def _publish_zero(self) -> None:
+        """Publish one zero command and wait (briefly) until reliable subscribers have it."""
+        if self.cfg.output_stamped:
+            msg = TwistStamped()
+            msg.header.stamp = sec_to_stamp(max(self._now(), 0.0))
+            msg.header.frame_id = self.node_cfg.base_frame
+        else:
+            msg = TwistMsg()
+        self.cmd_pub.publish(msg)
+        self.cmd_pub.wait_for_all_acked(Duration(seconds=0.5))
 
 
 def main(args: Sequence[str] | None = None) -> int:

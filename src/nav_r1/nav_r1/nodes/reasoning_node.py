@@ -1,19 +1,23 @@
 """The slow reasoning node: camera + odometry + instruction in, plan + status out.
 
-Threads: the executor threads run the subscriptions and timers and own the
-:class:`~nav_r1.reasoning.ReasoningCore` (guarded by ``_lock``); one worker thread runs the model
-(``infer`` may take seconds) and hands its reply back under the same lock. No callback ever
-waits for the model, so a new instruction is taken at once and supersedes the reply in flight.
+Threads: the executor thread runs the subscriptions and timers; one worker thread (``_Worker``)
+runs the model (``infer`` may take seconds), the health probes and ``reset()``, one job at a time,
+so ``reset()`` for a new instruction never overlaps an ``infer()`` in flight. After ``infer`` the
+worker itself hands the reply to :meth:`ReasoningNode._finish`, which publishes from that thread.
+Both threads call the :class:`~nav_r1.reasoning.ReasoningCore` under ``_lock`` only. No callback
+ever waits for the model, so a new instruction is taken at once and supersedes the reply in flight.
+
+No message content can end the node: a malformed frame, odometry with NaN or an unusable
+quaternion is logged and dropped.
 """
 
 from __future__ import annotations
 
-import json
 import math
+import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +32,7 @@ from nav_r1.reasoners import make_reasoner
 from nav_r1.reasoning import Outcome, ReasoningConfig, ReasoningCore
 from r1_core.params import param, validate_params
 from r1_core.reasoner import Frame, Observation, Pose2D, Reasoner, Response
+from r1_core.reasoning_status import ReasoningState, ReasoningStatus, bounded_text
 from r1_core.ros.convert import (
     ConversionError,
     depth_image_to_metres,
@@ -46,6 +51,8 @@ COLOR_TOPIC = "camera/color/image_raw"
 DEPTH_TOPIC = "camera/depth/image_raw"
 PLAN_TOPIC = "nav_r1/plan"
 STATUS_TOPIC = "nav_r1/status"
+#: Longest model reply written to the (debug) log.
+LOG_TEXT_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,40 @@ class NodeConfig:
         validate_params(self)
 
 
+class _Worker:
+    """One daemon thread running submitted jobs in order (the model, probes, ``reset()``).
+
+    A daemon, unlike a ThreadPoolExecutor's thread, which the interpreter joins at exit: a
+    reply still in flight when the node stops (a slow local model, a remote one up to its
+    request deadline) must not hold the process past ``ros2 launch``'s SIGTERM escalation.
+    """
+
+    def __init__(self, name: str, on_error: Callable[[Exception], None]) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
+        self._on_error = on_error
+        self.closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], object]) -> None:
+        """Queue ``job``; ignored once closed."""
+        if not self.closed:
+            self._jobs.put(job)
+
+    def close(self, timeout_s: float = 0.5) -> None:
+        """Run no further jobs; wait briefly for the current one, which is abandoned after that."""
+        self.closed = True
+        self._jobs.put(None)
+        self._thread.join(timeout=timeout_s)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None and not self.closed:
+            try:
+                job()
+            except Exception as exc:  # a failed job must not take the worker (and the node's brain) with it
+                self._on_error(exc)
+
+
 class ReasoningNode(Node):
     """Runs a Reasoner off the executor thread and publishes its plans."""
 
@@ -75,8 +116,7 @@ class ReasoningNode(Node):
         self._lock = threading.Lock()
         self.core = ReasoningCore(self.cfg)
         self.reasoner = reasoner if reasoner is not None else make_reasoner(self.cfg)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reasoner")
-        self._inflight: Future[Response] | None = None
+        self._worker = _Worker("reasoner", self._job_failed)
         self._last_heartbeat = -math.inf
         self._depth: Any = None
         sensors = RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS
@@ -101,6 +141,9 @@ class ReasoningNode(Node):
                                   callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"reasoning with '{self.reasoner.name}' (backend '{self.cfg.backend}')")
 
+    def _job_failed(self, exc: Exception) -> None:
+        self.get_logger().error(f"reasoner job failed: {type(exc).__name__}: {exc}", throttle_duration_sec=5.0)
+
     # ---- inputs -------------------------------------------------------------------------
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -111,9 +154,12 @@ class ReasoningNode(Node):
         if not accepted:
             self.get_logger().warning("ignored a blank instruction")
             return
-        self.reasoner.reset()
+        # On the worker, after any infer() in flight: the reasoner is never reset mid-call.
+        self._worker.submit(self.reasoner.reset)
         self.get_logger().info(f"new instruction: {msg.data.strip()!r}")
-        self._publish_status({"state": "instructed", "instruction": msg.data.strip(), "stamp": self._now()})
+        with self._lock:
+            status = self.core.instructed(self._now())
+        self._publish_status(status)
 
     def _on_color(self, msg: Image) -> None:
         stamp = stamp_to_sec(msg.header.stamp)
@@ -138,8 +184,14 @@ class ReasoningNode(Node):
     def _on_odom(self, msg: Odometry) -> None:
         p, t = msg.pose.pose, msg.twist.twist
         stamp = stamp_to_sec(msg.header.stamp)
-        pose = Pose2D(x=p.position.x, y=p.position.y, yaw=quaternion_to_yaw(p.orientation), z=p.position.z)
-        speed = max(math.hypot(t.linear.x, t.linear.y), abs(t.linear.z), abs(t.angular.z))
+        try:
+            pose = Pose2D(x=p.position.x, y=p.position.y, yaw=quaternion_to_yaw(p.orientation), z=p.position.z)
+            speed = max(math.hypot(t.linear.x, t.linear.y), abs(t.linear.z), abs(t.angular.z))
+            if not math.isfinite(speed):
+                raise ValueError(f"twist is not finite (speed {speed})")
+        except (ValueError, ConversionError) as exc:
+            self.get_logger().error(f"dropped odometry: {exc}", throttle_duration_sec=5.0)
+            return
         with self._lock:
             self.core.on_odom(pose, speed, stamp)
         if self._sync is not None:
@@ -155,9 +207,8 @@ class ReasoningNode(Node):
 
     def _on_health_timer(self) -> None:
         with self._lock:
-            if self.core.busy:
+            if not self.core.begin_probe():
                 return  # the reply in flight tells us soon enough
-            self.core.busy = True
 
         def probe() -> None:
             try:
@@ -166,8 +217,7 @@ class ReasoningNode(Node):
                 problem = f"health probe failed: {exc}"
             now = self._now()
             with self._lock:
-                self.core.busy = False
-                outcome = self.core.on_health(problem, now)
+                outcome = self.core.end_probe(problem, now)
             if outcome is not None:
                 if outcome.publish_plan:
                     self.get_logger().warning(f"holding: {problem}")
@@ -185,10 +235,10 @@ class ReasoningNode(Node):
         return None
 
     def _submit(self, obs: Observation, tick: tuple[int, float] | None) -> None:
-        def done(fut: Future[Response]) -> None:
-            self._finish(obs, fut.result(), tick)
+        def job() -> None:  # on the worker thread: infer, then publish the outcome from there
+            self._finish(obs, self._infer(obs), tick)
 
-        self._worker.submit(self._infer, obs).add_done_callback(done)
+        self._worker.submit(job)
 
     def _maybe_start(self, now: float) -> Observation | None:
         with self._lock:
@@ -207,6 +257,8 @@ class ReasoningNode(Node):
         return Response(response.text, response.model, timings, response.error)
 
     def _finish(self, obs: Observation, response: Response, tick: tuple[int, float] | None) -> None:
+        if self._worker.closed:
+            return  # the node is closing: a late reply is discarded
         now = tick[1] if tick is not None else self._now()
         with self._lock:
             outcome = self.core.on_reply(obs, response, now)
@@ -219,17 +271,20 @@ class ReasoningNode(Node):
     # ---- outputs ------------------------------------------------------------------------
     def _publish_outcome(self, outcome: Outcome, now: float) -> dict[str, float]:
         published: dict[str, float] = {}
+        status = outcome.status
         if outcome.publish_plan:
-            self._publish_plan(outcome.poses, outcome.status["obs_stamp"])
-            published[PLAN_TOPIC] = outcome.status["obs_stamp"]
+            obs_stamp = status.obs_stamp if status.obs_stamp is not None else now
+            self._publish_plan(outcome.poses, obs_stamp)
+            published[PLAN_TOPIC] = obs_stamp
             self._last_heartbeat = now
-        state, err = outcome.status.get("state"), outcome.status.get("error")
-        if state == "failed":
-            self.get_logger().warning(f"reply failed: {err}", throttle_duration_sec=2.0)
-        elif state in ("planned", "stopped"):
-            self.get_logger().info(f"plan {outcome.plan_id}: {outcome.status.get('actions', [])}")
-        outcome.status["stamp"] = now
-        self._publish_status(outcome.status)
+        if status.state is ReasoningState.FAILED:
+            self.get_logger().warning(f"reply failed: {status.error}", throttle_duration_sec=2.0)
+        elif status.state in (ReasoningState.PLANNED, ReasoningState.STOPPED):
+            self.get_logger().info(f"plan {outcome.plan_id}: {list(status.actions)}")
+        if status.raw:
+            # The whole reply for the log (bounded far more loosely than the status).
+            self.get_logger().debug(f"reply: {bounded_text(status.raw, LOG_TEXT_CHARS)}")
+        self._publish_status(status.stamped(now))
         published[STATUS_TOPIC] = now
         return published
 
@@ -257,12 +312,12 @@ class ReasoningNode(Node):
             msg.poses.append(ps)
         self.plan_pub.publish(msg)
 
-    def _publish_status(self, status: Mapping[str, Any]) -> None:
-        self.status_pub.publish(String(data=json.dumps(status, default=str)))
+    def _publish_status(self, status: ReasoningStatus) -> None:
+        self.status_pub.publish(String(data=status.to_json()))
 
     def close(self) -> None:
         """Stop the worker; a reply still in flight is discarded."""
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        self._worker.close()
 
 
 def main(args: list[str] | None = None) -> int:

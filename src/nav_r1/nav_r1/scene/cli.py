@@ -1,4 +1,4 @@
-"""``nav-r1 scene-data`` and ``nav-r1 scene-eval`` (imports Open3D only when a command runs).
+"""``nav-r1 scene-data`` and ``nav-r1 scene-eval`` (nav_r1.scene, and with it Open3D, loads only when one runs).
 
     nav-r1 scene-data --out DIR [--scenes 12 --seed 0 ...]          generate the scene dataset
     nav-r1 scene-eval --data DIR --split test --reasoner expert|expert2d|blind --out DIR
@@ -12,13 +12,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from r1_core.backends import make_backend
+from r1_core.params import ParamError
+
 REASONERS = ("expert", "expert2d", "blind", "model")
 
 
 def scene_data_main(argv: Sequence[str]) -> int:
     """Generate the dataset (see :mod:`nav_r1.scene.data`)."""
     from nav_r1.scene.data import DataConfig, write_dataset
-    from r1_core.params import ParamError
 
     parser = argparse.ArgumentParser(prog="nav-r1 scene-data", description="Generate the scene understanding data.")
     parser.add_argument("--out", type=Path, required=True, help="Output directory")
@@ -43,8 +45,6 @@ def scene_eval_main(argv: Sequence[str]) -> int:
     from nav_r1.scene.data import read_rows
     from nav_r1.scene.evaluate import SceneStore, evaluate
     from nav_r1.scene.reasoners import BlindReasoner, ExpertReasoner, SceneReasoner, VLMSceneReasoner
-    from r1_core.backends import make_backend
-    from r1_core.params import ParamError
 
     parser = argparse.ArgumentParser(prog="nav-r1 scene-eval", description="Evaluate a scene reasoner.")
     parser.add_argument("--data", type=Path, required=True, help="Dataset directory from nav-r1 scene-data")

@@ -2,7 +2,7 @@
 
 ``nav_r1/question`` carries plain text or ``{"text": ..., "conversation_id": ...}``; ``nav_r1/answer``
 carries :meth:`Answer.to_json`. A model reply is ``<think>…</think><answer>…</answer>`` (the tag
-grammar of :func:`nav_r1.parse.parse_response`); the answer block is either prose or a JSON object
+grammar of :func:`r1_core.nav.parse.parse_response`); the answer block is either prose or a JSON object
 ``{"answer": "...", "objects": [{"label": "chair", "view": 3, "box_2d": [x0, y0, x1, y1]} |
 {"label": "chair", "box_3d": {"center": [...], "size": [...]}}]}`` (each object may add a
 ``caption``, as dense captioning does). A malformed box makes the parse
@@ -17,10 +17,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from nav_r1.parse import parse_response
 from nav_r1.scene.boxes import Box3D, BoxError
 from nav_r1.scene.grounding import check_box_2d
 from r1_core.jsonsafe import loads_bounded
+from r1_core.nav.parse import parse_response
 
 #: Longest question accepted (characters); longer ones are refused, not truncated.
 MAX_QUESTION_CHARS = 2000

@@ -7,12 +7,13 @@ backend's config fields by name and are validated like any other parameter.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from r1_core.params import ParamError, from_mapping
 from r1_core.reasoner import VLMBackend
+from r1_core.registry import Registry, split_spec
 
 
 def _transformers(target: str, overrides: dict[str, Any]) -> VLMBackend:
@@ -40,25 +41,25 @@ def _scripted(target: str, overrides: dict[str, Any]) -> VLMBackend:
     return ScriptedVLM.from_file(target)
 
 
-#: scheme -> (factory, what the part after the colon is)
-BACKENDS: dict[str, tuple[Callable[[str, dict[str, Any]], VLMBackend], str]] = {
-    "transformers": (_transformers, "a model directory or Hub id"),
-    "openai": (_openai, "the server's API root, optionally '#model', e.g. http://host:8000/v1#nav-r1"),
-    "scripted": (_scripted, "a text file of replies, one per line"),
-}
+@dataclass(frozen=True)
+class BackendKind:
+    """One VLM backend scheme: how to build it and what the part after the colon is."""
+
+    build: Callable[[str, dict[str, Any]], VLMBackend]
+    target: str
+
+
+BACKENDS: Registry[BackendKind] = Registry("backend", [
+    ("transformers", BackendKind(_transformers, "a model directory or Hub id")),
+    ("openai", BackendKind(_openai, "the server's API root, optionally '#model', e.g. http://host:8000/v1#nav-r1")),
+    ("scripted", BackendKind(_scripted, "a text file of replies, one per line")),
+])
 
 
 def make_backend(spec: str, **overrides: Any) -> VLMBackend:
     """Build a backend from ``"scheme:target"``; unknown schemes fail naming the nearest one."""
-    scheme, sep, target = spec.partition(":")
-    if scheme not in BACKENDS:
-        near = difflib.get_close_matches(scheme, list(BACKENDS), n=1)
-        hint = f"; did you mean '{near[0]}'?" if near else ""
-        raise ParamError(f"unknown backend '{scheme}' in '{spec}'{hint} (known: {', '.join(BACKENDS)})")
-    factory, what = BACKENDS[scheme]
-    if not sep or not target:
-        raise ParamError(f"backend spec '{spec}' needs a target after '{scheme}:': {what}")
-    return factory(target, dict(overrides))
+    _, target, kind = split_spec(spec, BACKENDS)
+    return kind.build(target, dict(overrides))
 
 
-__all__ = ["BACKENDS", "make_backend"]
+__all__ = ["BACKENDS", "BackendKind", "make_backend"]

@@ -1,9 +1,17 @@
 """Client of an OpenAI-compatible chat-completions server (vLLM, SGLang, our ``policy_server``).
 
 One GPU server can then serve many robots.  Every operational failure (connection refused, timeout,
-HTTP error, malformed reply) becomes a failed :class:`Response` with a message naming it; connect
-errors, 429 and 5xx are retried a bounded number of times with exponential backoff.  Read timeouts
-are not retried: a reply that late is stale for a moving robot, and the server is still busy.
+HTTP error, malformed reply, a reply over ``max_reply_bytes``, a request past its deadline) becomes
+a failed :class:`Response` with a message naming it; connect errors, 429 and 5xx are retried a
+bounded number of times with exponential backoff.  Timeouts are not retried: a reply that late is
+stale for a moving robot, and the server is still busy.
+
+Deadline: ``read_timeout_s`` bounds each wait for bytes, so a server trickling a byte every few
+seconds would never time out on it alone; ``request_timeout_s`` bounds a whole ``generate`` call,
+retries and backoff included. The body is read in chunks and the deadline checked after each, and
+each wait for bytes is capped at the time left when the request starts; a server that trickles its
+*status line and headers* is bounded by that cap per byte, not by the deadline (httpx reads the
+headers in one call).
 
 Threading: ``generate`` may be called from several threads (``httpx.Client`` is thread-safe);
 the attempt counters are guarded by a lock.
@@ -41,7 +49,10 @@ class OpenAIClientConfig:
     api_key_env: str = param("R1_POLICY_API_KEY", "Environment variable holding the bearer token")
     connect_timeout_s: float = param(2.0, "TCP connect timeout [s]", min=0.01, max=60.0)
     # A 7B VLM with six frames answers in ~0.1-1 s on a server GPU; longer means something is wrong.
-    read_timeout_s: float = param(10.0, "Time allowed for the server's reply [s]", min=0.01, max=600.0)
+    read_timeout_s: float = param(10.0, "Longest wait for the next bytes of the reply [s]", min=0.01, max=600.0)
+    request_timeout_s: float = param(15.0, "Deadline of a whole request, retries included [s]", min=0.01, max=3600.0)
+    # A 512-token reply is a few kB of JSON; 10 MB is a broken or hostile server.
+    max_reply_bytes: int = param(1 << 20, "Replies larger than this are refused [bytes]", min=1024)
     max_retries: int = param(2, "Retries after the first attempt (connect errors, 429, 5xx)", min=0, max=10)
     backoff_s: float = param(0.2, "First retry delay; doubles each retry [s]", min=0.0, max=10.0)
     max_tokens: int = param(512, "max_tokens sent with each request", min=1, max=32768)
@@ -100,14 +111,22 @@ class OpenAIChatVLM:
         self.close()
 
     def health(self) -> dict[str, Any] | None:
-        """The server's ``/health`` JSON (our policy server; vLLM answers 200 with no body), or None."""
+        """The server's ``/health`` JSON (our policy server; vLLM answers 200 with no body), or None.
+
+        Bounded like a request: ``request_timeout_s`` for the whole probe, ``max_reply_bytes``.
+        """
         root = self.config.base_url.rstrip("/").removesuffix("/v1")
+        deadline = time.perf_counter() + self.config.request_timeout_s
+        wait = min(self.config.read_timeout_s, self.config.request_timeout_s)
+        timeout = httpx.Timeout(connect=min(self.config.connect_timeout_s, wait), read=wait, write=wait, pool=1.0)
         try:
-            r = self._client.get(f"{root}/health")
+            with self._client.stream("GET", f"{root}/health", timeout=timeout) as r:
+                data = self._read(r, f"{root}/health", deadline)
             if r.status_code != 200:
                 return None
-            return r.json() if r.content else {}
-        except (httpx.HTTPError, json.JSONDecodeError):
+            body = json.loads(data) if data else {}
+            return body if isinstance(body, dict) else None
+        except (httpx.HTTPError, json.JSONDecodeError, UnicodeDecodeError, RecursionError, _FatalError):
             return None
 
     def generate(self, messages: Sequence[ChatMessage]) -> Response:
@@ -123,17 +142,22 @@ class OpenAIChatVLM:
         except (ValueError, TypeError) as exc:
             return Response.failure(self.name, f"cannot encode the request: {exc}")
         encode_s = time.perf_counter() - t0
+        deadline = t0 + self.config.request_timeout_s
         last_error = ""
         for attempt in range(self.config.max_retries + 1):
             if attempt:
+                delay = self.config.backoff_s * 2 ** (attempt - 1)
+                if time.perf_counter() + delay >= deadline:
+                    last_error += f"; no time left for a retry within {self.config.request_timeout_s:g} s"
+                    break
                 with self._lock:
                     self.retries += 1
-                time.sleep(self.config.backoff_s * 2 ** (attempt - 1))
+                time.sleep(delay)
             with self._lock:
                 self.attempts += 1
             t1 = time.perf_counter()
             try:
-                reply = self._attempt(payload)
+                reply = self._attempt(payload, deadline)
             except _RetryableError as exc:
                 last_error = str(exc)
                 continue
@@ -146,27 +170,55 @@ class OpenAIChatVLM:
             {"total": time.perf_counter() - t0, "encode": encode_s},
         )
 
-    def _attempt(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _attempt(self, payload: dict[str, Any], deadline: float) -> dict[str, Any]:
         url = f"{self.config.base_url.rstrip('/')}/chat/completions"
+        left = deadline - time.perf_counter()
+        if left <= 0.0:
+            raise _FatalError(self._late(url))
+        wait = min(self.config.read_timeout_s, left)
+        timeout = httpx.Timeout(connect=min(self.config.connect_timeout_s, left), read=wait, write=wait, pool=1.0)
         try:
-            r = self._client.post("/chat/completions", json=payload)
+            with self._client.stream("POST", "/chat/completions", json=payload, timeout=timeout) as r:
+                data = self._read(r, url, deadline)
+                if r.status_code in _RETRY_STATUS:
+                    raise _RetryableError(f"HTTP {r.status_code} from {url}: {_error_text(data, r.reason_phrase)}")
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise _RetryableError(f"cannot connect to {url}: {exc or type(exc).__name__}") from None
         except httpx.TimeoutException:
-            raise _FatalError(f"no reply from {url} within {self.config.read_timeout_s:g} s (read timeout)") from None
+            if time.perf_counter() >= deadline - 1e-3:
+                raise _FatalError(self._late(url)) from None
+            raise _FatalError(f"no reply from {url} within {wait:g} s (read timeout)") from None
         except httpx.HTTPError as exc:
             raise _RetryableError(f"request to {url} failed: {type(exc).__name__}: {exc}") from None
-        if r.status_code in _RETRY_STATUS:
-            raise _RetryableError(f"HTTP {r.status_code} from {url}: {_error_text(r)}")
         if r.status_code != 200:
-            raise _FatalError(f"HTTP {r.status_code} from {url}: {_error_text(r)}")
+            raise _FatalError(f"HTTP {r.status_code} from {url}: {_error_text(data, r.reason_phrase)}")
         try:
-            body = r.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise _FatalError(f"malformed JSON from {url}: {r.text[:120]!r}") from None
+            body = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: absurd nesting
+            raise _FatalError(f"malformed JSON from {url}: {data[:120]!r}") from None
         if not isinstance(body, dict):
             raise _FatalError(f"malformed reply from {url}: expected a JSON object, got {type(body).__name__}")
         return body
+
+    def _read(self, r: httpx.Response, url: str, deadline: float) -> bytes:
+        """The (decoded) body of a streamed response, within the deadline and ``max_reply_bytes``."""
+        declared = r.headers.get("content-length", "")
+        limit = self.config.max_reply_bytes
+        if declared.isdigit() and int(declared) > limit:
+            raise _FatalError(f"reply from {url} is {int(declared)} bytes, more than max_reply_bytes {limit}")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in r.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise _FatalError(f"reply from {url} is larger than max_reply_bytes {limit}: refused")
+            chunks.append(chunk)
+            if time.perf_counter() > deadline:
+                raise _FatalError(self._late(url))
+        return b"".join(chunks)
+
+    def _late(self, url: str) -> str:
+        return f"no complete reply from {url} within the request deadline of {self.config.request_timeout_s:g} s"
 
     def _to_response(self, body: dict[str, Any], t0: float, t1: float, encode_s: float) -> Response:
         server = body.get("timings")
@@ -194,16 +246,16 @@ class OpenAIChatVLM:
         return out
 
 
-def _error_text(r: httpx.Response) -> str:
+def _error_text(content: bytes, reason: str) -> str:
     """The server's error message from an OpenAI-style error body, or the start of the body."""
     try:
-        body = r.json()
+        body = json.loads(content)
         if isinstance(body, dict):
             err = body.get("error")
             if isinstance(err, dict) and isinstance(err.get("message"), str):
                 return str(err["message"])
             if isinstance(body.get("detail"), str):
                 return str(body["detail"])
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         pass
-    return r.text[:200] or r.reason_phrase
+    return content[:200].decode(errors="replace") or reason

@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from rclpy.node import Node
 from std_msgs.msg import String
 
+from r1_core import topics
 from r1_core.ros.qos import SYNC_QOS
 
-TICK_TOPIC = "sim/tick"
-ACK_TOPIC = "sim/ack"
+TICK_TOPIC = topics.SIM_TICK
+ACK_TOPIC = topics.SIM_ACK
 _EPS = 1e-9
 
 #: ``on_tick(seq, t)`` returns what it published ({topic: stamp}) to ack at once, or None when it

@@ -29,6 +29,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 from trajectory_msgs.msg import JointTrajectory
 
+from r1_core import topics
 from r1_core.params import ParamError, param, validate_params
 from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
@@ -37,7 +38,7 @@ from vla_r1.kinematics import ARM_JOINTS, GRIPPER_JOINT
 from vla_r1.nodes.convert import msg_to_trajectory
 from vla_r1.streaming import TrajectoryStreamer
 
-TRAJECTORY_TOPIC = "arm_controller/joint_trajectory"
+TRAJECTORY_TOPIC = topics.ARM_TRAJECTORY
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ class JointCommandConfig:
 
     rate_hz: float = param(100.0, "Command rate, the arm controller's update rate [Hz]", min=1.0, max=1000.0)
     joint_names: tuple[str, ...] = param((*ARM_JOINTS, GRIPPER_JOINT), "Joints commanded, in output order")
-    command_topic: str = param("joint_commands", "Output topic (sensor_msgs/JointState set-points)")
-    lock_topics: tuple[str, ...] = param(("e_stop",), "std_msgs/Bool locks that hold the arm while engaged")
+    command_topic: str = param(topics.JOINT_COMMANDS, "Output topic (sensor_msgs/JointState set-points)")
+    lock_topics: tuple[str, ...] = param((topics.E_STOP,), "std_msgs/Bool locks that hold the arm while engaged")
     # Per lock; 0 disables the timeout (engaged only by an explicit true).
     lock_timeouts: tuple[float, ...] = param((0.0,), "Silence after which a lock engages [s] (0: never)", min=0.0)
     max_start_error: float = param(
@@ -83,7 +84,7 @@ class JointCommandNode(Node):
         self.create_subscription(
             JointTrajectory, TRAJECTORY_TOPIC, self._on_trajectory, RELIABLE_QOS, callback_group=io
         )
-        self.create_subscription(JointState, "joint_states", self._on_state, RELIABLE_QOS, callback_group=io)
+        self.create_subscription(JointState, topics.JOINT_STATES, self._on_state, RELIABLE_QOS, callback_group=io)
         for topic in self.cfg.lock_topics:
             self.create_subscription(
                 Bool, topic, lambda m, t=topic: self._on_lock(t, m), RELIABLE_QOS, callback_group=io

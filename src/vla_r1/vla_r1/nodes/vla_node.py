@@ -6,9 +6,10 @@ picks the task, otherwise ``default_task``), ``camera/color/image_raw``, ``camer
 ``joint_states``.  Out: ``arm_controller/joint_trajectory`` (arm and gripper joints) and
 ``vla_r1/status`` (JSON: state, task, reasoning, reply, reason, model, timings, targets).
 
-Threads: subscriptions (Reentrant group) only store the latest messages under ``_lock``; one worker
-thread owns the reasoner, the planner and the MoveIt executor, and runs inference and planning so
-that no callback ever waits on the model.  A new instruction is consumed once, as an edge; one
+Threads: subscriptions (Reentrant group) only store the latest messages, with their receipt time
+on the node's clock (simulation time under ``use_sim_time``), under ``_lock``; one worker thread
+owns the :class:`~vla_r1.core.VlaCore` (reasoner, planner) and the MoveIt executor, and runs
+inference and planning so that no callback ever waits on the model.  A new instruction is consumed once, as an edge; one
 arriving while the worker is busy replaces any older pending one.
 """
 
@@ -16,43 +17,42 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import String
 from trajectory_msgs.msg import JointTrajectory
 
+from r1_core import topics
 from r1_core.params import ParamError, nested, param, validate_params
-from r1_core.reasoner import Frame, Observation
+from r1_core.reasoner import Frame
 from r1_core.ros.convert import ConversionError, camera_info_to_matrix, depth_image_to_metres, rgb_from_image
 from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
+from vla_r1.core import INPUTS, ArmInputs, VlaCore, VlaCoreConfig
 from vla_r1.geometry import Intrinsics
 from vla_r1.kinematics import ArmKinematics
 from vla_r1.nodes.convert import trajectory_to_msg
-from vla_r1.parse import SCALES, TASKS, parse_response
+from vla_r1.parse import SCALES, TASKS
 from vla_r1.planner import MotionPlan, MotionPlanner, PlannerConfig
-from vla_r1.prompt import task_for_instruction
 from vla_r1.reasoners import make_reasoner
 from vla_r1.urdf import Urdf
 
-INSTRUCTION_TOPIC = "vla_r1/instruction"
-STATUS_TOPIC = "vla_r1/status"
-TRAJECTORY_TOPIC = "arm_controller/joint_trajectory"
+INSTRUCTION_TOPIC = topics.VLA_INSTRUCTION
+STATUS_TOPIC = topics.VLA_STATUS
+TRAJECTORY_TOPIC = topics.ARM_TRAJECTORY
 
 
 @dataclass(frozen=True)
 class VlaNodeConfig:
     """Parameters of the VLA node."""
 
-    backend: str = param("", "Reasoner: transformers:PATH, openai:URL[#model] or scripted:FILE.json")
+    backend: str = param("", "Reasoner: transformers:PATH, openai:URL[#model] or scripted:FILE (one reply per line)")
     default_task: str = param("affordance", "Task when the instruction has no prefix", choices=TASKS)
     coord_scale: str = param("auto", "How reply coordinates are scaled", choices=SCALES)
     execution: str = param(
@@ -89,6 +89,8 @@ class VlaNode(Node):
         except ValueError as exc:
             raise ParamError(f"parameter 'camera_frame': {exc}") from exc
         self.planner = MotionPlanner(self.kin, base_from_camera, self.cfg.planner)
+        self.core = VlaCore(self.reasoner, self.planner, self.kin, VlaCoreConfig(
+            self.cfg.default_task, self.cfg.coord_scale, self.cfg.sensor_timeout_s, self.cfg.joint_state_timeout_s))
         self.executor_moveit: Any = None
         if self.cfg.execution == "moveit":
             from vla_r1.moveit_backend import MoveItExecutor
@@ -104,10 +106,10 @@ class VlaNode(Node):
         io = ReentrantCallbackGroup()
         self.create_subscription(String, INSTRUCTION_TOPIC, self._on_instruction, RELIABLE_QOS, callback_group=io)
         for topic, kind, qos in (
-            ("camera/color/image_raw", Image, SENSOR_QOS),
-            ("camera/depth/image_raw", Image, SENSOR_QOS),
-            ("camera/color/camera_info", CameraInfo, SENSOR_QOS),
-            ("joint_states", JointState, RELIABLE_QOS),
+            (topics.COLOR_IMAGE, Image, SENSOR_QOS),
+            (topics.DEPTH_IMAGE, Image, SENSOR_QOS),
+            (topics.COLOR_INFO, CameraInfo, SENSOR_QOS),
+            (topics.JOINT_STATES, JointState, RELIABLE_QOS),
         ):
             self.create_subscription(kind, topic, lambda m, t=topic: self._store(t, m), qos, callback_group=io)
         self._worker = threading.Thread(target=self._run, name="vla_worker", daemon=True)
@@ -115,9 +117,14 @@ class VlaNode(Node):
         self.get_logger().info(f"reasoner '{self.reasoner.name}', execution '{self.cfg.execution}'")
 
     # -- callbacks: store only ---------------------------------------------------------------
+    def _now(self) -> float:
+        """The node's clock [s]: simulation or bag time under use_sim_time, so staleness follows it."""
+        return float(self.get_clock().now().nanoseconds) * 1e-9
+
     def _store(self, topic: str, msg: Any) -> None:
+        received = self._now()
         with self._lock:
-            self._latest[topic] = (time.monotonic(), msg)
+            self._latest[topic] = (received, msg)
 
     def _on_instruction(self, msg: String) -> None:
         with self._lock:
@@ -147,57 +154,28 @@ class VlaNode(Node):
             level = self.get_logger().info if status["state"] == "planned" else self.get_logger().warning
             level(f"{status['state']}: {status.get('reason') or status.get('task')}")
 
-    def _snapshot(self) -> tuple[dict[str, Any], str]:
-        now = time.monotonic()
+    def _handle(self, text: str) -> dict[str, Any]:
+        """Convert the latest messages and let the core decide; the node only converts and publishes."""
+        task, instruction = self.core.task_of(text)
+        status: dict[str, Any] = {"state": "refused", "task": task, "instruction": instruction}
         with self._lock:
             latest = dict(self._latest)
-        out: dict[str, Any] = {}
-        for topic in ("camera/color/image_raw", "camera/depth/image_raw", "camera/color/camera_info", "joint_states"):
-            if topic not in latest:
-                return {}, f"no message on '{topic}' yet"
-            stamp, msg = latest[topic]
-            limit = self.cfg.joint_state_timeout_s if topic == "joint_states" else self.cfg.sensor_timeout_s
-            if now - stamp > limit:
-                return {}, f"'{topic}' is stale ({now - stamp:.2f} s old, limit {limit} s)"
-            out[topic] = msg
-        return out, ""
-
-    def _handle(self, text: str) -> dict[str, Any]:
-        task, instruction = task_for_instruction(text, self.cfg.default_task)
-        status: dict[str, Any] = {"state": "refused", "task": task, "instruction": instruction}
-        msgs, why = self._snapshot()
+        why = self.core.stale_reason({t: stamp for t, (stamp, _) in latest.items()}, self._now())
         if why:
             return {**status, "reason": why}
+        msgs = {t: latest[t][1] for t in INPUTS}
         try:
-            rgb = rgb_from_image(msgs["camera/color/image_raw"])
-            depth = depth_image_to_metres(msgs["camera/depth/image_raw"])
-            info = msgs["camera/color/camera_info"]
+            info = msgs[topics.COLOR_INFO]
+            js: JointState = msgs[topics.JOINT_STATES]
+            frame = Frame(rgb_from_image(msgs[topics.COLOR_IMAGE]), depth_image_to_metres(msgs[topics.DEPTH_IMAGE]))
             k = Intrinsics.from_matrix(camera_info_to_matrix(info), info.width, info.height)
-            frame = Frame(rgb, depth)
+            inputs = ArmInputs(frame, k, dict(zip(js.name, (float(p) for p in js.position), strict=False)))
         except (ConversionError, ValueError) as exc:
             return {**status, "reason": f"bad sensor data: {exc}"}
-        js: JointState = msgs["joint_states"]
-        pos = dict(zip(js.name, js.position, strict=False))
-        missing = [j for j in self.planner.joint_names if j not in pos]
-        if missing:
-            return {**status, "reason": f"joint_states lacks {missing}"}
-        q = np.array([pos[j] for j in self.kin.joint_names])
-        grip = float(pos[self.planner.joint_names[-1]])
-        t0 = time.perf_counter()
-        reply = self.reasoner.infer(Observation(instruction, frame, extra={"task": task}))
-        t_infer = time.perf_counter() - t0
-        status.update(model=reply.model, reply=reply.text, timings={**reply.timings, "infer": t_infer})
-        if not reply.ok:
-            return {**status, "reason": f"reasoner: {reply.error}"}
-        parsed = parse_response(reply.text, task, image_size=(k.width, k.height), scale=self.cfg.coord_scale)
-        status["reasoning"] = parsed.reasoning
-        t0 = time.perf_counter()
-        plan = self.planner.plan(parsed, depth, k, q, grip)
-        status["timings"]["plan"] = time.perf_counter() - t0
-        if not plan.ok or plan.trajectory is None:
-            return {**status, "reason": plan.reason}
-        status["targets"] = {name: np.round(v, 4).tolist() for name, v in plan.targets.items()}
-        return self._execute(plan, status)
+        outcome = self.core.run(task, instruction, inputs)
+        if outcome.plan is None:
+            return outcome.status
+        return self._execute(outcome.plan, outcome.status)
 
     def _execute(self, plan: MotionPlan, status: dict[str, Any]) -> dict[str, Any]:
         assert plan.trajectory is not None

@@ -18,7 +18,7 @@ from r1_core.reasoner import Frame, Observation, Reasoner
 from vla_r1.expert import TabletopExpert
 from vla_r1.kinematics import DOWN, ArmKinematics
 from vla_r1.parse import parse_response
-from vla_r1.planner import MotionPlanner, PlannerConfig
+from vla_r1.planner import MotionPlan, MotionPlanner, PlannerConfig
 from vla_r1.sim.tabletop import Tabletop, random_scene
 from vla_r1.streaming import TrajectoryStreamer
 
@@ -53,6 +53,54 @@ def home_configuration(kin: ArmKinematics) -> NDArray[np.float64]:
     return r.q
 
 
+def _pick_target(world: Tabletop, task: str, seed: int) -> tuple[str, str]:
+    """The seeded target object and the instruction naming it."""
+    rng = np.random.default_rng(seed + 1000)
+    if task == "affordance":
+        target = str(rng.choice([lbl for lbl, o in world.objects.items() if not o.place]))
+        return target, f"pick up the {target}"
+    target = str(rng.choice(list(world.objects)))
+    return target, f"move the gripper above the {target}"
+
+
+def _ground_truth(world: Tabletop, task: str, target: str, plan: MotionPlan,
+                  config: PlannerConfig) -> tuple[NDArray[np.float64], float]:
+    """Where the tcp should get to, from the simulator (not from the plan), and when to check it [s]."""
+    if task == "affordance":
+        goal = world.object_top(target) - np.array([0.0, 0.0, config.grasp_depth])
+        check_at = plan.events["grasp"]
+    else:
+        goal = world.object_top(target) + np.array([0.0, 0.0, config.hover_height])
+        check_at = plan.events["end"]
+    goal[2] = max(goal[2], config.min_tcp_z)
+    return goal, check_at
+
+
+def _execute(world: Tabletop, plan: MotionPlan, res: EpisodeResult, goal: NDArray[np.float64], check_at: float,
+             control_rate_hz: float) -> str | None:
+    """Stream the plan to the simulated arm; an affordance's reach error is measured at the grasp."""
+    assert plan.trajectory is not None
+    streamer = TrajectoryStreamer(plan.joint_names)
+    start = world.time
+    err = streamer.load(plan.trajectory, start, np.append(world.joint_positions(), world.gripper_position()))
+    if err:
+        return err
+    period = 1.0 / control_rate_hz
+    settle = 0.3  # let the servos settle before measuring
+    t0 = time.perf_counter()
+    checked = False
+    while world.time - start < plan.trajectory.duration + settle:
+        cmd = streamer.command(world.time)
+        if cmd is not None:
+            world.set_command(cmd.positions)
+        world.step(period)
+        if not checked and world.time - start >= check_at + settle / 2 and res.task == "affordance":
+            res.reach_error = float(np.linalg.norm(world.tcp() - goal))
+            checked = True
+    res.timings["simulate"] = time.perf_counter() - t0
+    return None
+
+
 def run_episode(
     seed: int,
     task: str,
@@ -65,32 +113,17 @@ def run_episode(
     """Run one seeded scene; the default reasoner is the ground-truth expert."""
     config = config or PlannerConfig()
     world = Tabletop(random_scene(seed))
-    rng = np.random.default_rng(seed + 1000)
-    pickable = [lbl for lbl, o in world.objects.items() if not o.place]
-    if task == "affordance":
-        target = str(rng.choice(pickable))
-        instruction = f"pick up the {target}"
-    else:
-        target = str(rng.choice(list(world.objects)))
-        instruction = f"move the gripper above the {target}"
+    target, instruction = _pick_target(world, task, seed)
     res = EpisodeResult(seed, task, target, instruction)
     try:
-        home = home_configuration(kin)
-        world.reset(home, config.gripper_open)
+        world.reset(home_configuration(kin), config.gripper_open)
         t0 = time.perf_counter()
         frame = world.render()
         res.timings["render"] = time.perf_counter() - t0
         if reasoner is None:
-            reasoner = TabletopExpert(
-                lambda: list(world.objects),
-                world.object_corners,
-                world.object_top,
-                world.tcp,
-                frame.intrinsics,
-                frame.base_from_camera,
-            )
-        obs = Observation(instruction, Frame(frame.rgb, frame.depth), extra={"task": task})
-        reply = reasoner.infer(obs)
+            reasoner = TabletopExpert(lambda: list(world.objects), world.object_corners, world.object_top,
+                                      world.tcp, frame.intrinsics, frame.base_from_camera)
+        reply = reasoner.infer(Observation(instruction, Frame(frame.rgb, frame.depth), extra={"task": task}))
         res.reply = reply.text
         if not reply.ok:
             res.reason = f"reasoner: {reply.error}"
@@ -103,35 +136,12 @@ def run_episode(
         if not plan.ok or plan.trajectory is None:
             res.reason = plan.reason
             return res
-        # Ground truth the tcp should reach, from the simulator, not from the plan.
-        if task == "affordance":
-            goal = world.object_top(target) - np.array([0.0, 0.0, config.grasp_depth])
-            goal[2] = max(goal[2], config.min_tcp_z)
-            check_at = plan.events["grasp"]
-            z0 = world.object_position(target)[2]
-        else:
-            goal = world.object_top(target) + np.array([0.0, 0.0, config.hover_height])
-            goal[2] = max(goal[2], config.min_tcp_z)
-            check_at = plan.events["end"]
-        streamer = TrajectoryStreamer(plan.joint_names)
-        start = world.time
-        err = streamer.load(plan.trajectory, start, np.append(world.joint_positions(), world.gripper_position()))
+        goal, check_at = _ground_truth(world, task, target, plan, config)
+        z0 = world.object_position(target)[2]
+        err = _execute(world, plan, res, goal, check_at, control_rate_hz)
         if err:
             res.reason = err
             return res
-        period = 1.0 / control_rate_hz
-        settle = 0.3  # let the servos settle before measuring
-        t0 = time.perf_counter()
-        checked = False
-        while world.time - start < plan.trajectory.duration + settle:
-            cmd = streamer.command(world.time)
-            if cmd is not None:
-                world.set_command(cmd.positions)
-            world.step(period)
-            if not checked and world.time - start >= check_at + settle / 2 and task == "affordance":
-                res.reach_error = float(np.linalg.norm(world.tcp() - goal))
-                checked = True
-        res.timings["simulate"] = time.perf_counter() - t0
         if task == "affordance":
             res.grasped = bool(world.object_position(target)[2] - z0 > 0.5 * config.lift_height)
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -91,6 +92,63 @@ class Rgbd:
     base_from_camera: NDArray[np.float64]
 
 
+def _arm_physics(spec: Any, timestep: float, fovy_deg: float) -> None:
+    """Integrator, joint damping, servo actuators, friction, the tcp site and the head camera."""
+    spec.option.timestep = timestep
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    spec.compiler.discardvisual = True
+    for body in spec.bodies:
+        if body.name not in ("world", "base_link"):
+            body.gravcomp = 1.0  # servos track without steady-state sag
+    for j in spec.joints:
+        j.damping = [2.0 if j.name in ARM_JOINTS else 5.0, 0.0, 0.0]
+        j.armature = 0.01
+    for name in ARM_JOINTS:
+        act = spec.add_actuator(name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+        act.set_to_position(kp=800.0, kv=40.0)
+        act.forcerange = [-150.0, 150.0]
+        act.forcelimited = True
+    grip = spec.add_actuator(name="gripper", target=GRIPPER_JOINT, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+    grip.set_to_position(kp=400.0, kv=10.0)
+    grip.forcerange = [-15.0, 15.0]
+    grip.forcelimited = True
+    for g in spec.geoms:
+        g.friction = [1.5, 0.01, 0.001]
+    spec.body("tcp_link").add_site(name="tcp", size=[0.005, 0.005, 0.005])
+    cam_body = spec.body(CAMERA_LINK)
+    # MuJoCo cameras look along -z with y up; the optical frame looks along +z with y down.
+    cam_body.add_camera(name="head_rgbd", quat=[0.0, 1.0, 0.0, 0.0], fovy=fovy_deg)
+
+
+def _add_table_and_objects(spec: Any, scene: SceneSpec, objects: dict[str, ObjectSpec]) -> None:
+    """The table, a light, and each object of the layout (free bodies, or flat place markers)."""
+    world = spec.worldbody
+    world.add_geom(
+        name="table",
+        type=mujoco.mjtGeom.mjGEOM_BOX,
+        size=[0.45, 0.6, 0.02],
+        pos=[0.3, 0.0, -0.02],
+        rgba=[0.45, 0.35, 0.25, 1.0],
+        friction=[1.0, 0.01, 0.001],
+    )
+    world.add_light(pos=[0.3, 0.0, 2.0], dir=[0.0, 0.0, -1.0], castshadow=False)
+    for label, (x, y) in scene.layout.items():
+        o = objects[label]
+        name = label.replace(" ", "_")
+        gtype = mujoco.mjtGeom.mjGEOM_BOX if o.kind == "box" else mujoco.mjtGeom.mjGEOM_CYLINDER
+        half_h = o.height / 2
+        if o.place:
+            # A flat marker nothing collides with: its own collision bit (2) is one no other geom
+            # has, and contype/conaffinity 0 would make the URDF importer discard it as visual.
+            world.add_geom(name=name, type=gtype, size=list(o.size), pos=[x, y, half_h], rgba=list(o.rgba),
+                           contype=2, conaffinity=2)
+            continue
+        body = world.add_body(name=name, pos=[x, y, half_h + 0.0005])
+        body.add_freejoint(name=f"{name}_free")
+        body.add_geom(name=name, type=gtype, size=list(o.size), rgba=list(o.rgba), mass=0.05,
+                      friction=[1.5, 0.01, 0.001], condim=4)
+
+
 class Tabletop:
     """The simulated world: build once per scene, then step, render and read ground truth."""
 
@@ -107,70 +165,9 @@ class Tabletop:
         self.scene = scene
         self.width, self.height, self.fovy = width, height, fovy_deg
         spec = mujoco.MjSpec.from_file(str(default_urdf()))
-        spec.option.timestep = timestep
-        spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
-        spec.compiler.discardvisual = True
-        for body in spec.bodies:
-            if body.name not in ("world", "base_link"):
-                body.gravcomp = 1.0  # servos track without steady-state sag
-        for j in spec.joints:
-            j.damping = [2.0 if j.name in ARM_JOINTS else 5.0, 0.0, 0.0]
-            j.armature = 0.01
-        for name in ARM_JOINTS:
-            act = spec.add_actuator(name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
-            act.set_to_position(kp=800.0, kv=40.0)
-            act.forcerange = [-150.0, 150.0]
-            act.forcelimited = True
-        grip = spec.add_actuator(name="gripper", target=GRIPPER_JOINT, trntype=mujoco.mjtTrn.mjTRN_JOINT)
-        grip.set_to_position(kp=400.0, kv=10.0)
-        grip.forcerange = [-15.0, 15.0]
-        grip.forcelimited = True
-        for g in spec.geoms:
-            g.friction = [1.5, 0.01, 0.001]
-        spec.body("tcp_link").add_site(name="tcp", size=[0.005, 0.005, 0.005])
-        cam_body = spec.body(CAMERA_LINK)
-        # MuJoCo cameras look along -z with y up; the optical frame looks along +z with y down.
-        cam_body.add_camera(name="head_rgbd", quat=[0.0, 1.0, 0.0, 0.0], fovy=fovy_deg)
-        world = spec.worldbody
-        world.add_geom(
-            name="table",
-            type=mujoco.mjtGeom.mjGEOM_BOX,
-            size=[0.45, 0.6, 0.02],
-            pos=[0.3, 0.0, -0.02],
-            rgba=[0.45, 0.35, 0.25, 1.0],
-            friction=[1.0, 0.01, 0.001],
-        )
-        world.add_light(pos=[0.3, 0.0, 2.0], dir=[0.0, 0.0, -1.0], castshadow=False)
+        _arm_physics(spec, timestep, fovy_deg)
         self.objects = {o.label: o for o in CATALOGUE if o.label in scene.layout}
-        for label, (x, y) in scene.layout.items():
-            o = self.objects[label]
-            name = label.replace(" ", "_")
-            gtype = mujoco.mjtGeom.mjGEOM_BOX if o.kind == "box" else mujoco.mjtGeom.mjGEOM_CYLINDER
-            half_h = o.height / 2
-            if o.place:
-                # A flat marker nothing collides with: its own collision bit (2) is one no other geom
-                # has, and contype/conaffinity 0 would make the URDF importer discard it as visual.
-                world.add_geom(
-                    name=name,
-                    type=gtype,
-                    size=list(o.size),
-                    pos=[x, y, half_h],
-                    rgba=list(o.rgba),
-                    contype=2,
-                    conaffinity=2,
-                )
-                continue
-            body = world.add_body(name=name, pos=[x, y, half_h + 0.0005])
-            body.add_freejoint(name=f"{name}_free")
-            body.add_geom(
-                name=name,
-                type=gtype,
-                size=list(o.size),
-                rgba=list(o.rgba),
-                mass=0.05,
-                friction=[1.5, 0.01, 0.001],
-                condim=4,
-            )
+        _add_table_and_objects(spec, scene, self.objects)
         self.model = spec.compile()
         self.data = mujoco.MjData(self.model)
         self._qadr = np.array([self.model.joint(n).qposadr[0] for n in ARM_JOINTS])

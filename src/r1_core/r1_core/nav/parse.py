@@ -23,7 +23,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from nav_r1.actions import Action, ActionKind
+from r1_core.nav.actions import Action, ActionKind
 from r1_core.params import ParamError, param, validate_params
 
 
