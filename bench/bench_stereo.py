@@ -3,8 +3,10 @@ baseline in the same run, plus the SGBM node end to end over ROS (publish pairs,
 
     .venv/bin/python bench/bench_stereo.py [--seconds 10] [--no-node]
 
-The learned model's speed does not depend on its weight values, so it runs with freshly
-initialised weights of the default architecture (no weights file needed).
+The learned models' speed does not depend on their weight values, so they run with freshly
+initialised weights (no weights file needed): the compact network's default architecture, and
+StereoAdapter's real one — Depth Anything V2 ViT-S with PEFT LoRA and 12 ConvGRU iterations
+(``--dav2-encoder``; bench/bench_stereo_gpu.py times ViT-S and ViT-B on a GPU).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 
 from stereo_adapter.data import synth_pair
+from stereo_adapter.dav2 import DAv2Config, DAv2StereoNet
 from stereo_adapter.learned import LearnedBackend
 from stereo_adapter.model import ModelConfig, StereoAdapterNet
 from stereo_adapter.sgbm import SgbmBackend, SgbmConfig
@@ -124,6 +127,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--no-node", action="store_true", help="skip the ROS end-to-end run")
+    ap.add_argument("--dav2-encoder", default="vits", help="Depth Anything V2 preset for the dav2 row")
     ap.add_argument("--threads", type=int, default=0, help="torch/OpenCV threads (0 = library default)")
     args = ap.parse_args()
     if args.threads:
@@ -144,7 +148,11 @@ def main() -> int:
         torch.manual_seed(0)
         model = StereoAdapterNet(ModelConfig()).to(dev).eval()
         fps, ms = time_backend(LearnedBackend(model), sample, args.seconds, min_runs=2)
-        rows.append((f"learned ({ModelConfig().iters} GRU iters)", dev, fps, ms))
+        rows.append((f"learned compact ({ModelConfig().iters} GRU iters)", dev, fps, ms))
+        torch.manual_seed(0)
+        dav2 = DAv2StereoNet(DAv2Config(encoder=args.dav2_encoder)).to(dev).eval()
+        fps, ms = time_backend(LearnedBackend(dav2), sample, args.seconds, min_runs=2)
+        rows.append((f"learned dav2 {args.dav2_encoder} + LoRA ({dav2.cfg.iters} GRU iters)", dev, fps, ms))
     print("| backend | device | FPS | median ms | vs SGBM |")
     print("|---|---|---|---|---|")
     for name, dev, fps, ms in rows:

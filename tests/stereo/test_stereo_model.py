@@ -11,8 +11,16 @@ from stereo_adapter.adapt import main as adapt_main
 from stereo_adapter.backends import StereoInputError
 from stereo_adapter.data import synth_dataset
 from stereo_adapter.io import load_pairs_bag, load_pairs_folder, save_pairs_folder
-from stereo_adapter.learned import LearnedBackend, WeightsError, load_model, save_adapters, save_base
-from stereo_adapter.lora import LoRALinear, lora_state_dict, set_lora_enabled, train_only_lora
+from stereo_adapter.learned import (
+    LearnedBackend,
+    WeightsError,
+    adapter_state_dict,
+    load_model,
+    save_adapters,
+    save_base,
+    train_only_adapters,
+)
+from stereo_adapter.lora import GatedLoraA, set_adapters_enabled
 from stereo_adapter.losses import photometric_error, self_supervised_loss, visibility_mask, warp_right_to_left
 from stereo_adapter.model import StereoAdapterNet
 from stereo_adapter.pretrain import batch_tensors, tiny_config
@@ -37,15 +45,16 @@ def test_lora_wraps_targets_and_starts_as_identity(model):
     x = torch.rand(1, 3, *SIZE)
     with torch.no_grad():
         on = model(x, x)["disparity"]
-        set_lora_enabled(model, False)
+        set_adapters_enabled(model, False)
         off = model(x, x)["disparity"]
     assert isinstance(on, torch.Tensor) and isinstance(off, torch.Tensor)
     torch.testing.assert_close(on, off)  # B = 0 at start: adapters change nothing yet
-    trainable = train_only_lora(model)
+    trainable = train_only_adapters(model)
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable and all("lora_" in n for n in names)
-    layer = next(m for m in model.modules() if isinstance(m, LoRALinear))
-    assert layer.lora_gate.shape == (tiny_config().lora_rank,) and layer.active_ranks() == 0
+    layer = next(m for m in model.modules() if isinstance(m, GatedLoraA))
+    # σ(0) = 0.5 is not "open above 0.5": every rank starts undecided.
+    assert layer.rank_gate.shape == (tiny_config().lora_rank,) and layer.active_ranks() == 0
 
 
 def test_forward_shapes_and_padding(model):
@@ -64,9 +73,9 @@ def test_forward_shapes_and_padding(model):
 def test_weights_round_trip_and_errors(model, pairs, tmp_path):
     base = save_base(model, tmp_path / "base.safetensors")
     with torch.no_grad():
-        for layer in model.modules():
-            if isinstance(layer, LoRALinear):
-                layer.lora_b.normal_(0, 0.05)
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
     adapters = save_adapters(model, tmp_path / "adapters.safetensors")
     backend = LearnedBackend.from_files(base, adapters)
     s = pairs[0]
@@ -76,7 +85,7 @@ def test_weights_round_trip_and_errors(model, pairs, tmp_path):
     assert isinstance(ref, torch.Tensor)
     ref_np = ref[0, 0].numpy()
     np.testing.assert_allclose(got.disparity[got.valid], ref_np[got.valid], rtol=1e-4, atol=1e-4)
-    assert set(lora_state_dict(load_model(base, adapters))) == set(lora_state_dict(model))
+    assert set(adapter_state_dict(load_model(base, adapters))) == set(adapter_state_dict(model))
     with pytest.raises(WeightsError, match="not found"):
         load_model(tmp_path / "missing.safetensors")
     with pytest.raises(WeightsError, match="expected 'base'"):
@@ -138,7 +147,7 @@ def test_folder_and_bag_pairs_and_cli(model, pairs, tmp_path):
     assert adapt_main(["--weights", str(base), "--data", str(bag), "--out", str(out), "--steps", "2",
                        "--batch", "2"]) == 0
     assert out.is_file() and out.with_suffix(".loss.png").is_file()
-    assert set(lora_state_dict(load_model(base, out))) == set(lora_state_dict(model))
+    assert set(adapter_state_dict(load_model(base, out))) == set(adapter_state_dict(model))
     assert adapt_main(["--weights", str(tmp_path / "none.safetensors"), "--data", str(folder),
                        "--out", str(out)]) == 2
 

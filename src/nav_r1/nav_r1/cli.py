@@ -7,6 +7,7 @@
     nav-r1 params                                                the parameter tables (Markdown)
     nav-r1 episodes inspect FILE [--gt GT]                       summarise an episode file (ours or VLN-CE)
     nav-r1 evaluate-paths --episodes F --paths P --out DIR       VLN-CE metrics of anyone's trajectories
+    nav-r1 scene-data --out DIR / scene-eval --data DIR --reasoner expert --out DIR   3D scene tasks
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from nav_r1.nodes.control_node import ControlNodeConfig
 from nav_r1.nodes.obstacle_node import ObstacleNodeConfig
 from nav_r1.nodes.reasoning_node import NodeConfig
 from nav_r1.reasoning import ReasoningConfig
+from nav_r1.scene.cli import SCENE_COMMANDS
 from r1_core.graph import add_options
 from r1_core.params import ParamError, markdown_table
 from r1_core.runner import Graph, up
@@ -58,7 +60,8 @@ def parameter_sections() -> list[tuple[str, type]]:
         ("reasoning_node (node)", NodeConfig),
         ("control_node", ControlConfig),
         ("control_node (node)", ControlNodeConfig),
-        ("obstacle_node (obstacles:=process; also reads control_node's depth.*, zones.*, memory.* and inputs.*)", ObstacleNodeConfig),
+        ("obstacle_node (obstacles:=process; also reads control_node's depth.*, zones.*, memory.* and inputs.*)",
+         ObstacleNodeConfig),
         ("stereo_node", StereoNodeConfig),
     ]
 
@@ -90,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _exit_on_sigterm()
     commands = {"up": _up, "sim": _sim, "replay": _replay, "record": _record, "params": _params,
-                "episodes": _episodes, "evaluate-paths": _evaluate_paths}
+                "episodes": _episodes, "evaluate-paths": _evaluate_paths, **SCENE_COMMANDS}
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if args else 2

@@ -14,10 +14,12 @@ class StereoNodeConfig:
 
     # Which DepthBackend computes disparity.
     backend: str = param("sgbm", "Depth backend", choices=("sgbm", "learned"))
-    # Base weights of the learned model (written by stereo_adapter.pretrain).
-    weights: str = param("", "Learned model base weights (.safetensors); required for 'learned'")
+    # Base weights of the learned model (stereo_adapter.pretrain, or stereo-adapt --encoder-path);
+    # the file's metadata names the architecture (compact, or dav2 = Depth Anything V2 + LoRA + GRU).
+    weights: str = param("", "Learned model base weights (.safetensors, architecture in its metadata); "
+                             "required for 'learned'")
     # LoRA adapters from stereo-adapt; empty runs the base model.
-    adapters: str = param("", "Learned model LoRA adapters (.safetensors); empty = none")
+    adapters: str = param("", "Learned model adapters from stereo-adapt (.safetensors); empty = none")
     device: str = param("auto", "Torch device for the learned model", choices=("auto", "cpu", "cuda"))
     # 0 keeps the number stored with the weights.
     iters: int = param(0, "ConvGRU refinement iterations (0 = the model's default)", min=0, max=32)

@@ -1,101 +1,95 @@
-"""LoRA adapters with learned rank gates (StereoAdapter's adapter form) for ``nn.Linear`` layers.
+"""LoRA with learned rank gates (StereoAdapter's adapter form), through PEFT, for both networks.
 
-``y = W x + (α / r) · B · diag(σ(g)) · A x``: B starts at zero so an injected model computes
-exactly what the base model did; the gate logits ``g`` let training switch individual ranks off
-(an L1 penalty on σ(g) encourages it).
+PEFT injects the adapters (``inject_adapter_in_model``); each adapter's ``lora_A`` is then
+followed by a learned gate per rank component, so a wrapped layer computes
+``y = W x + (α / r) · B · diag(σ(g)) · A x``. B starts at zero, so an injected model computes
+exactly what the base model did; the gate logits ``g`` let training switch ranks off (an L1
+penalty on σ(g) encourages it).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import torch
+import torch.nn.functional as F  # noqa: N812
+from peft import LoraConfig, inject_adapter_in_model
+from peft.tuners.lora import LoraLayer
 from torch import nn
 
-LORA_MARK = "lora_"
 
+class GatedLoraA(nn.Linear):
+    """PEFT's ``lora_A`` projection followed by a learned gate per rank component: σ(g) ⊙ A x.
 
-class LoRALinear(nn.Module):
-    """A frozen-able ``nn.Linear`` plus a gated low-rank update."""
+    Only the forward pass knows the gates: PEFT's ``merge_adapter`` would ignore them, so the
+    adapters are kept unmerged (as the benchmarks time them).
+    """
 
-    def __init__(self, base: nn.Linear, rank: int = 16, alpha: float = 16.0) -> None:
-        super().__init__()
-        if rank < 1:
-            raise ValueError(f"LoRA rank must be at least 1, got {rank}")
-        self.base = base
-        self.rank = rank
-        self.scale = alpha / rank
-        self.lora_a = nn.Parameter(torch.empty(rank, base.in_features))
-        self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank))
-        self.lora_gate = nn.Parameter(torch.zeros(rank))
-        nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
-        self.enabled = True
+    def __init__(self, base: nn.Linear, gate_init: float) -> None:
+        super().__init__(base.in_features, base.out_features, bias=base.bias is not None,
+                         device=base.weight.device, dtype=base.weight.dtype)
+        with torch.no_grad():
+            self.weight.copy_(base.weight)
+            if base.bias is not None and self.bias is not None:
+                self.bias.copy_(base.bias)
+        self.rank_gate = nn.Parameter(torch.full((base.out_features,), float(gate_init), device=base.weight.device))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Base projection plus the gated low-rank update (when enabled)."""
-        y = self.base(x)
-        if not self.enabled:
-            return y
-        low = nn.functional.linear(x, self.lora_a) * torch.sigmoid(self.lora_gate)
-        return y + nn.functional.linear(low, self.lora_b) * self.scale
+        """Low-rank projection, each rank scaled by its gate."""
+        return F.linear(x, self.weight, self.bias) * torch.sigmoid(self.rank_gate).to(x.dtype)
 
     def active_ranks(self, threshold: float = 0.5) -> int:
         """How many rank gates are open above ``threshold``."""
-        return int((torch.sigmoid(self.lora_gate) > threshold).sum())
+        return int((torch.sigmoid(self.rank_gate) > threshold).sum())
 
 
-def inject_lora(
-    model: nn.Module, targets: Iterable[str] = ("qkv", "proj", "fc1", "fc2"), rank: int = 16, alpha: float = 16.0
-) -> list[str]:
-    """Wrap every ``nn.Linear`` whose attribute name is in ``targets``; return the wrapped names."""
-    wanted = set(targets)
-    wrapped: list[str] = []
-    for parent_name, parent in list(model.named_modules()):
-        for child_name, child in list(parent.named_children()):
-            if child_name in wanted and isinstance(child, nn.Linear):
-                setattr(parent, child_name, LoRALinear(child, rank, alpha))
-                wrapped.append(f"{parent_name}.{child_name}" if parent_name else child_name)
-    if not wrapped:
-        raise ValueError(f"no nn.Linear layers named {sorted(wanted)} to adapt")
+def add_lora(model: nn.Module, targets: Iterable[str], rank: int, alpha: float, gate_init: float = 0.0,
+             within: str = "") -> list[str]:
+    """PEFT LoRA on every ``nn.Linear`` named in ``targets`` (under module path ``within``), gates on top.
+
+    Returns the wrapped modules' names.
+    """
+    if rank < 1:
+        raise ValueError(f"LoRA rank must be at least 1, got {rank}")
+    names = sorted(set(targets))
+    prefix = rf"(.*\.)?{within}\.(.*\.)?" if within else r"(.*\.)?"
+    pattern = prefix + r"(" + "|".join(names) + r")$"
+    # PEFT types lora_alpha as int; a float keeps α/r exact for configs stored as floats.
+    cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, bias="none",  # type: ignore[arg-type]
+                     target_modules=pattern)
+    try:
+        inject_adapter_in_model(cfg, model)
+    except ValueError as exc:  # PEFT: "Target modules ... not found in the base model"
+        raise ValueError(f"no nn.Linear layers named {names} to adapt: {exc}") from exc
+    wrapped = []
+    for name, module in model.named_modules():
+        if isinstance(module, LoraLayer):
+            for key in list(module.lora_A.keys()):
+                lora_a = module.lora_A[key]
+                assert isinstance(lora_a, nn.Linear)
+                module.lora_A[key] = GatedLoraA(lora_a, gate_init)
+            wrapped.append(name)
     return wrapped
 
 
-def is_lora_name(name: str) -> bool:
-    """Whether a parameter name belongs to an adapter."""
-    return LORA_MARK in name.rsplit(".", 1)[-1]
+def is_lora_key(name: str) -> bool:
+    """Whether a parameter/state-dict key is an adapter tensor (``lora_A``, ``lora_B``, rank gates)."""
+    return any(part.startswith("lora_") for part in name.split("."))
 
 
-def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Only the adapter tensors (what adaptation saves)."""
-    return {k: v.detach().clone() for k, v in model.state_dict().items() if is_lora_name(k)}
-
-
-def base_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Everything but the adapters (what pre-training saves)."""
-    return {k: v.detach().clone() for k, v in model.state_dict().items() if not is_lora_name(k)}
-
-
-def train_only_lora(model: nn.Module) -> list[nn.Parameter]:
-    """Freeze the base model, unfreeze the adapters; return the trainable parameters."""
-    params = []
-    for name, p in model.named_parameters():
-        p.requires_grad_(is_lora_name(name))
-        if p.requires_grad:
-            params.append(p)
-    return params
-
-
-def set_lora_enabled(model: nn.Module, enabled: bool) -> None:
+def set_adapters_enabled(model: nn.Module, enabled: bool) -> None:
     """Switch every adapter on or off (off = the base model exactly)."""
     for m in model.modules():
-        if isinstance(m, LoRALinear):
-            m.enabled = enabled
+        if isinstance(m, LoraLayer):
+            m.enable_adapters(enabled)
+
+
+def rank_gates(model: nn.Module) -> list[torch.Tensor]:
+    """σ(g) of every gated adapter (one vector of ``rank`` entries each)."""
+    return [torch.sigmoid(m.rank_gate) for m in model.modules() if isinstance(m, GatedLoraA)]
 
 
 def gate_l1(model: nn.Module) -> torch.Tensor:
     """Mean open-ness of all rank gates (a sparsity penalty on the adapters' rank)."""
-    gates = [torch.sigmoid(m.lora_gate) for m in model.modules() if isinstance(m, LoRALinear)]
-    if not gates:
-        return torch.zeros(())
-    return torch.cat(gates).mean()
+    gates = rank_gates(model)
+    return torch.cat(gates).mean() if gates else torch.zeros(())

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from stereo_adapter.lora import inject_lora
+from stereo_adapter.lora import add_lora, is_lora_key
 
 _MEAN, _STD = 0.45, 0.225
 
@@ -144,10 +144,10 @@ class ConvGRU(nn.Module):
 class UpdateBlock(nn.Module):
     """Motion encoder (correlation + disparity) -> ConvGRU -> disparity delta (+ upsampling mask)."""
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, hidden_dim: int, corr_levels: int, corr_radius: int, stride: int) -> None:
         super().__init__()
-        corr_ch = cfg.corr_levels * (2 * cfg.corr_radius + 1)
-        hd = cfg.hidden_dim
+        corr_ch = corr_levels * (2 * corr_radius + 1)
+        hd = hidden_dim
         self.convc = nn.Sequential(nn.Conv2d(corr_ch, 48, 1), nn.ReLU(), nn.Conv2d(48, 32, 3, padding=1), nn.ReLU())
         self.convd = nn.Sequential(nn.Conv2d(1, 16, 7, padding=3), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1),
                                    nn.ReLU())
@@ -155,7 +155,7 @@ class UpdateBlock(nn.Module):
         self.gru = ConvGRU(hd, hd + 32)
         self.delta = nn.Sequential(nn.Conv2d(hd, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 1, 3, padding=1))
         self.mask = nn.Sequential(nn.Conv2d(hd, 32, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(32, 9 * cfg.stride**2, 1))
+                                  nn.Conv2d(32, 9 * stride**2, 1))
 
     def forward(self, h: torch.Tensor, ctx: torch.Tensor, corr: torch.Tensor,
                 disp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -205,6 +205,31 @@ def convex_upsample(disp: torch.Tensor, mask: torch.Tensor, factor: int) -> torc
     return up.reshape(b, 1, factor * h, factor * w)
 
 
+def refine(update: UpdateBlock, pyramid: list[torch.Tensor], disp: torch.Tensor, hidden: torch.Tensor,
+           ctx: torch.Tensor, iters: int, radius: int, stride: int, out_size: tuple[int, int],
+           training: bool) -> list[torch.Tensor]:
+    """RAFT-style recurrence from ``disp`` (coarse px); full-resolution estimates, last one convex-upsampled.
+
+    In eval mode only the final estimate is returned (the others are never upsampled).
+    """
+    h, w = out_size
+    sequence: list[torch.Tensor] = []
+    for i in range(iters):
+        # Gradients flow through the update, not through the lookup position (as in RAFT).
+        disp = disp.detach()
+        corr = lookup(pyramid, disp, radius)
+        hidden, delta = update(hidden, ctx, corr, disp)
+        disp = disp + delta
+        if i == iters - 1:
+            up = convex_upsample(disp, update.upsample_mask(hidden), stride)
+        elif training:
+            up = F.interpolate(disp * stride, scale_factor=stride, mode="bilinear", align_corners=False)
+        else:
+            continue
+        sequence.append(up[..., :h, :w])
+    return sequence
+
+
 class StereoAdapterNet(nn.Module):
     """Monocular prior + ConvGRU stereo refinement; forward returns full-resolution disparities."""
 
@@ -217,8 +242,21 @@ class StereoAdapterNet(nn.Module):
                                        nn.Conv2d(64, 1, 3, padding=1))
         self.fnet = nn.Conv2d(c.embed_dim, 64, 1)
         self.cnet = nn.Conv2d(c.embed_dim, 2 * c.hidden_dim, 3, padding=1)
-        self.update = UpdateBlock(c)
-        self.lora_layers = inject_lora(self.encoder, rank=c.lora_rank, alpha=c.lora_alpha) if with_lora else []
+        self.update = UpdateBlock(c.hidden_dim, c.corr_levels, c.corr_radius, c.stride)
+        self.lora_layers = (add_lora(self.encoder, ("qkv", "proj", "fc1", "fc2"), c.lora_rank, c.lora_alpha)
+                            if with_lora else [])
+
+    arch = "compact"
+
+    @property
+    def max_disp(self) -> float:
+        """Largest disparity [full-resolution px] the monocular prior can express."""
+        return float(self.cfg.max_disp)
+
+    @staticmethod
+    def is_adapter_param(name: str) -> bool:
+        """What self-supervised adaptation trains and saves here: the LoRA tensors only."""
+        return is_lora_key(name)
 
     def forward(self, left: torch.Tensor, right: torch.Tensor,
                 iters: int | None = None) -> dict[str, torch.Tensor | list[torch.Tensor]]:
@@ -236,21 +274,7 @@ class StereoAdapterNet(nn.Module):
         hidden, ctx = self.cnet(fl).chunk(2, 1)
         hidden, ctx = torch.tanh(hidden), torch.relu(ctx)
         pyramid = correlation_pyramid(self.fnet(fl), self.fnet(fr), self.cfg.corr_levels)
-        disp = mono
-        n_iters = iters or self.cfg.iters
-        sequence: list[torch.Tensor] = []
-        for i in range(n_iters):
-            # Gradients flow through the update, not through the lookup position (as in RAFT).
-            disp = disp.detach()
-            corr = lookup(pyramid, disp, self.cfg.corr_radius)
-            hidden, delta = self.update(hidden, ctx, corr, disp)
-            disp = disp + delta
-            if i == n_iters - 1:
-                up = convex_upsample(disp, self.update.upsample_mask(hidden), s)
-            elif self.training:
-                up = F.interpolate(disp * s, scale_factor=s, mode="bilinear", align_corners=False)
-            else:
-                continue
-            sequence.append(up[..., :h, :w])
+        sequence = refine(self.update, pyramid, mono, hidden, ctx, iters or self.cfg.iters, self.cfg.corr_radius,
+                          s, (h, w), self.training)
         mono_up = F.interpolate(mono * s, scale_factor=s, mode="bilinear", align_corners=False)[..., :h, :w]
         return {"disparity": sequence[-1], "sequence": sequence, "mono": mono_up}

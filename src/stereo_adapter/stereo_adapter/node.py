@@ -88,8 +88,9 @@ class StereoNode(Node):
     #: executor; rclpy's multi-threaded one re-polls in a loop and cost most of a core here.
     executor_kind = "single"
 
-    def __init__(self) -> None:
-        super().__init__("stereo_node")
+    def __init__(self, **node_kwargs: Any) -> None:
+        """``node_kwargs`` go to ``rclpy.node.Node`` (e.g. ``context`` for an in-process test)."""
+        super().__init__("stereo_node", **node_kwargs)
         self.cfg = declare_config(self, StereoNodeConfig)
         self.backend = make_backend(self.cfg)
         self._sync: ApproxTimeSync[Any] = ApproxTimeSync(_INPUTS, self.cfg.sync_slop_s)

@@ -1,8 +1,11 @@
 """Supervised pre-training of the base network on clean pairs with known depth -> safetensors.
 
-This stands in for the foundation model's pre-training that cannot be downloaded here: a short
-run on analytic synthetic pairs (and the simulator's clean renders when available). Adapters
-stay at zero and are not trained. ``python -m stereo_adapter.pretrain --out base.safetensors``.
+For ``--model compact`` this stands in for a foundation model's pre-training: a short run on
+analytic synthetic pairs (and the simulator's clean renders when available). For ``--model dav2``
+with ``--encoder-path`` (released Depth Anything V2 weights in a local folder) the encoder stays
+frozen and only the stereo refinement trains; with a random ``--encoder`` preset everything but
+the adapters trains. Adapters stay at zero and are not trained.
+``python -m stereo_adapter.pretrain --out base.safetensors [--model dav2 --encoder vits]``.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import torch
 from tqdm import tqdm
 
 from stereo_adapter.data import StereoSample, simulator_dataset, stack_rgb, synth_dataset
-from stereo_adapter.learned import save_base
-from stereo_adapter.lora import is_lora_name
+from stereo_adapter.dav2 import DAv2Config
+from stereo_adapter.learned import NetConfig, StereoNet, build_model, save_base
+from stereo_adapter.lora import is_lora_key
 from stereo_adapter.losses import sequence_loss
-from stereo_adapter.model import ModelConfig, StereoAdapterNet
+from stereo_adapter.model import ModelConfig
 
 
 def batch_tensors(samples: Sequence[StereoSample]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -32,26 +36,30 @@ def batch_tensors(samples: Sequence[StereoSample]) -> tuple[torch.Tensor, torch.
 
 
 def train_supervised(
-    model: StereoAdapterNet,
+    model: StereoNet,
     samples: Sequence[StereoSample],
     steps: int,
     batch: int = 4,
     lr: float = 1e-3,
     seed: int = 0,
     progress: bool = False,
+    freeze_encoder: bool = False,
 ) -> list[float]:
-    """Train the base weights (not the adapters) with the sequence loss; returns per-step loss."""
+    """Train the base weights (not the adapters) with the sequence loss; returns per-step loss.
+
+    ``freeze_encoder`` keeps a released Depth Anything encoder as it is ('dav2' only).
+    """
     if not samples:
         raise ValueError("no training samples")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    params = [p for n, p in model.named_parameters() if not is_lora_name(n)]
     for n, p in model.named_parameters():
-        p.requires_grad_(not is_lora_name(n))
+        p.requires_grad_(not is_lora_key(n) and not (freeze_encoder and n.startswith("depth_anything.")))
+    params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     left_all, right_all, disp_all = batch_tensors(samples)
-    max_disp = model.cfg.max_disp
+    max_disp = model.max_disp
     model.train()
     losses = []
     for _ in tqdm(range(steps), disable=not progress, desc="pretrain", file=sys.stderr):
@@ -96,15 +104,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-sim", action="store_true", help="analytic pairs only")
     ap.add_argument("--tiny", action="store_true", help="the tiny architecture the tests use")
+    ap.add_argument("--model", choices=("compact", "dav2"), default="compact", help="learned architecture")
+    ap.add_argument("--encoder", default="vits", help="dav2: encoder preset (tiny, vits, vitb, vitl)")
+    ap.add_argument("--encoder-path", type=Path, default=None,
+                    help="dav2: local Depth Anything V2 folder (released weights; the encoder stays frozen)")
     args = ap.parse_args(argv)
     torch.manual_seed(args.seed)
-    cfg = tiny_config() if args.tiny else ModelConfig()
-    model = StereoAdapterNet(cfg)
+    if args.model == "dav2" and args.encoder_path is not None:
+        from stereo_adapter.dav2 import DAv2StereoNet
+
+        model: StereoNet = DAv2StereoNet.from_released(args.encoder_path)
+    else:
+        model = build_model(make_config(args.model, args.tiny, args.encoder))
     samples = clean_training_set(args.pairs, args.seed, tuple(args.size), not args.no_sim)
-    losses = train_supervised(model, samples, args.steps, args.batch, args.lr, args.seed, progress=True)
+    losses = train_supervised(model, samples, args.steps, args.batch, args.lr, args.seed, progress=True,
+                              freeze_encoder=args.encoder_path is not None)
     save_base(model, args.out)
     print(f"wrote {args.out} ({len(samples)} pairs, final loss {np.mean(losses[-20:]):.3f})")
     return 0
+
+
+def make_config(model: str, tiny: bool = False, encoder: str = "vits") -> NetConfig:
+    """The architecture for a ``--model`` choice: compact (default or tiny) or dav2 (an encoder preset)."""
+    if model == "compact":
+        return tiny_config() if tiny else ModelConfig()
+    if model == "dav2":
+        return tiny_dav2_config() if tiny else DAv2Config(encoder=encoder)
+    raise ValueError(f"unknown model '{model}'; choose 'compact' or 'dav2'")
+
+
+def tiny_dav2_config() -> DAv2Config:
+    """The tiny random Depth Anything V2 architecture for tests and CPU runs (4 blocks of width 32)."""
+    return DAv2Config(encoder="tiny", stride=4, hidden_dim=32, corr_levels=3, corr_radius=3, iters=4,
+                      max_disp=24.0, lora_rank=4, lora_alpha=4)
 
 
 def tiny_config() -> ModelConfig:
