@@ -58,7 +58,8 @@ def parameter_sections() -> list[tuple[str, type]]:
         ("reasoning_node (node)", NodeConfig),
         ("control_node", ControlConfig),
         ("control_node (node)", ControlNodeConfig),
-        ("obstacle_node (obstacles:=process; also reads control_node's depth.*, zones.*, memory.* and inputs.*)", ObstacleNodeConfig),
+        ("obstacle_node (obstacles:=process; also reads control_node's depth.*, zones.*, memory.* and inputs.*)",
+         ObstacleNodeConfig),
         ("stereo_node", StereoNodeConfig),
     ]
 
