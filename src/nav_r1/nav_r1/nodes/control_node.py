@@ -172,29 +172,50 @@ class ControlNode(Node):
         self._refusals: dict[str, tuple[float, int]] = {}  # log throttle: kind -> (last report, hidden since)
         self._refusals_lock = threading.Lock()  # refusals come from both threads
 
+        self._create_publishers()
+        self._subscribe_short_inputs()
+        self._sensing_group = ThreadBoundCallbackGroup()
+        self._subscribe_sensing(source_kind)
+        if self.node_cfg.sim_sync:
+            self._sync = SyncParticipant(self, "control_node", watch=[topics.ODOM, topics.DEPTH_IMAGE, topics.PLAN],
+                                         on_tick=self._on_sync_tick, publishes=[topics.CMD_VEL])
+        else:
+            self.timer = self.create_timer(self.cfg.period_s, self._on_timer)
+        self._log_start(source_kind)
+        self._sensing_exec = _GroupExecutor(self, self._sensing_group)
+        # Started from this thread, so it inherits its scheduling (SCHED_FIFO when set above).
+        self._sensing_thread = threading.Thread(target=self._spin_sensing, name="sensing", daemon=True)
+        self._sensing_thread.start()
+
+    def _create_publishers(self) -> None:
         msg_type = TwistStamped if self.cfg.output_stamped else TwistMsg
         self.cmd_pub = self.create_publisher(msg_type, topics.CMD_VEL, RELIABLE_QOS)
         self.safety_pub = self.create_publisher(String, topics.SAFETY, RELIABLE_QOS)
         self.stats_pub = self.create_publisher(String, topics.CONTROL_STATS, RELIABLE_QOS)
         self.state_pub = self.create_publisher(String, topics.CONTROL_STATE, RELIABLE_QOS)
 
-        # Short inputs: the default group, on the loop's executor.
+    def _subscribe_short_inputs(self) -> None:
+        """Odometry, teleop and locks: the default group, on the loop's executor."""
         self.create_subscription(OdometryMsg, topics.ODOM, self._on_odom, RELIABLE_QOS)
         teleop_type = TwistStamped if self.node_cfg.teleop_stamped else TwistMsg
         for name, topic in zip(self.cfg.mux.input_names, self.cfg.mux.input_topics, strict=True):
             self.create_subscription(teleop_type, topic, lambda m, n=name: self._on_teleop(n, m), RELIABLE_QOS)
         for name, topic in zip(self.cfg.mux.lock_names, self.cfg.mux.lock_topics, strict=True):
             self.create_subscription(Bool, topic, lambda m, n=name: self._on_lock(n, m), RELIABLE_QOS)
-        # Heavy inputs: the sensing group, on the sensing thread's executor. With SCHED_FIFO a
-        # MultiThreadedExecutor spins a whole core while a 640x480 frame is being taken (measured:
-        # 93% CPU vs 19% this way), which would starve the loop it shares threads with.
-        self._sensing_group = ThreadBoundCallbackGroup()
+
+    def _subscribe_sensing(self, source_kind: str) -> None:
+        """Plans and obstacle data: the sensing group, on the sensing thread's executor.
+
+        With SCHED_FIFO a MultiThreadedExecutor spins a whole core while a 640x480 frame is being
+        taken (measured: 93% CPU vs 19% this way), which would starve the loop it shares threads with.
+        """
         sensing = self._sensing_group
         # Serialised: the size cap is checked on the length field before any pose is converted.
         self.create_subscription(Path, topics.PLAN, self._on_plan, RELIABLE_QOS, callback_group=sensing, raw=True)
         sensor_qos = RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS
         if source_kind == "depth":
-            self.create_subscription(CameraInfo, topics.DEPTH_INFO, self._on_info, sensor_qos, callback_group=sensing)
+            self.create_subscription(CameraInfo, topics.DEPTH_INFO, self._on_info, sensor_qos,
+                                     callback_group=sensing)
             self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, sensor_qos, callback_group=sensing)
         elif source_kind == "pointcloud":
             self.create_subscription(PointCloud2, self.node_cfg.pointcloud_topic, self._on_cloud, SENSOR_QOS,
@@ -202,11 +223,9 @@ class ControlNode(Node):
         elif self.cfg.timeouts.obstacles_s > 0.0:
             self.get_logger().warning("obstacle_source is none but timeouts.obstacles_s > 0: the robot will "
                                       "not move; set timeouts.obstacles_s to 0 to run without obstacle data")
-        if self.node_cfg.sim_sync:
-            self._sync = SyncParticipant(self, "control_node", watch=[topics.ODOM, topics.DEPTH_IMAGE, topics.PLAN],
-                                         on_tick=self._on_sync_tick, publishes=[topics.CMD_VEL])
-        else:
-            self.timer = self.create_timer(self.cfg.period_s, self._on_timer)
+
+    def _log_start(self, source_kind: str) -> None:
+        msg_type = TwistStamped if self.cfg.output_stamped else TwistMsg
         self.get_logger().info(f"control loop at {self.cfg.rate_hz:g} Hz, profile '{self.cfg.profile}', "
                                f"obstacles from '{source_kind}', cmd_vel as {msg_type.__name__}")
         if source_kind == "depth":
@@ -214,10 +233,6 @@ class ControlNode(Node):
             self.get_logger().info("visibility: " + "; ".join(report.lines()[: len(report.zones) + 1]))
             for warning in report.warnings:
                 self.get_logger().warning(warning)
-        self._sensing_exec = _GroupExecutor(self, sensing)
-        # Started from this thread, so it inherits its scheduling (SCHED_FIFO when set above).
-        self._sensing_thread = threading.Thread(target=self._spin_sensing, name="sensing", daemon=True)
-        self._sensing_thread.start()
 
     # ---- the loop -----------------------------------------------------------------------
     def _now(self) -> float:
