@@ -17,6 +17,10 @@ One node, two threads:
   ``inputs.max_plan_poses``, before any pose becomes a Python object. A newly triggered stop
   zone publishes zero from that thread at once instead of waiting for the next tick.
 
+In lock-step (``sim_sync``) there is no timer: :meth:`ControlNode.tick` runs from
+``SyncParticipant`` in whichever thread delivers the tick's last awaited input -- the executor
+thread (odometry, the ``sim/tick`` message) or the sensing thread (a depth frame or a plan).
+
 rclpy has no ``Executor.add_callback_group`` (rclcpp does), so the sensing group is a
 :class:`ThreadBoundCallbackGroup` that only its own thread may run, and the sensing executor only
 waits on that group. One node means one name in the graph whatever ``__node`` remap is given.

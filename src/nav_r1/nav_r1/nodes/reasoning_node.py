@@ -1,11 +1,17 @@
 """The slow reasoning node: camera + odometry + instruction in, plan + status out.
 
-Threads: the executor thread runs the subscriptions and timers; one worker thread (``_Worker``)
-runs the model (``infer`` may take seconds), the health probes and ``reset()``, one job at a time,
-so ``reset()`` for a new instruction never overlaps an ``infer()`` in flight. After ``infer`` the
-worker itself hands the reply to :meth:`ReasoningNode._finish`, which publishes from that thread.
-Both threads call the :class:`~nav_r1.reasoning.ReasoningCore` under ``_lock`` only. No callback
-ever waits for the model, so a new instruction is taken at once and supersedes the reply in flight.
+Threads: the executor thread (a SingleThreadedExecutor, ``executor_kind``; so the callback
+groups below never run two callbacks at once) runs the subscriptions, the timers and, in
+lock-step, the simulator's ticks; one worker thread (``_Worker``) runs the model (``infer`` may
+take seconds), the health probes and ``reset()``, one job at a time in submission order, so
+``reset()`` for a new instruction never overlaps an ``infer()`` in flight. The reply callback is
+not an executor callback: after ``infer`` the worker itself hands the reply to
+:meth:`ReasoningNode._finish`, which publishes the plan and status, and in lock-step acks the tick,
+from the worker thread. Both threads call the :class:`~nav_r1.reasoning.ReasoningCore` under
+``_lock`` only (``_last_heartbeat``, a float both write, is outside it: a lost update only moves
+the next heartbeat). No callback ever waits for the model: a new instruction is acknowledged at
+once and the reply in flight is dropped when it arrives; the first inference for the new
+instruction starts after that reply (one model call at a time).
 
 No message content can end the node: a malformed frame, odometry with NaN or an unusable
 quaternion is logged and dropped.
