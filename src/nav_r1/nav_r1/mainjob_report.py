@@ -24,7 +24,7 @@ from r1_sim.benchmark_episodes import resample
 from r1_sim.habitat_backend import navmesh_geodesic
 from r1_sim.habitat_frame import world_to_habitat_points
 from r1_sim.navmap import NavMap
-from r1_sim.report import top_down_plot
+from r1_sim.report import top_down_plot, vlnce_table
 
 #: Why the privileged expert's numbers are not a model's.
 EXPERT_LABEL = "privileged expert: plans on the true map of the scene (an upper bound, not a model result)"
@@ -100,14 +100,6 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.3f}"
     return str(v)
-
-
-def _vlnce_table(vl: Sequence[VlnceMetrics]) -> list[str]:
-    agg = aggregate_vlnce(vl)
-    if not vl:
-        return ["No episodes."]
-    return ["| " + " | ".join(METRIC_NAMES) + " |", "|" + "---|" * len(METRIC_NAMES),
-            "| " + " | ".join(f"{agg[k]:.3f}" for k in METRIC_NAMES) + " |"]
 
 
 def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results: Sequence[dict[str, Any]],
@@ -214,7 +206,7 @@ def _markdown(report: dict[str, Any], standard: Sequence[VlnceMetrics], options:
         "",
         f"## VLN-CE standard figures (success < {VLNCE_SUCCESS_DISTANCE:g} m, d_th {VLNCE_SUCCESS_DISTANCE:g} m)",
         "",
-        *_vlnce_table(standard),
+        *vlnce_table(standard),
         "",
         "## Episodes",
         "",
@@ -285,7 +277,7 @@ def write_habitat_report(folder: Path, episodes: Sequence[Any], results: Sequenc
              f"Reasoner: **{run['reasoner_label']}**. Scene `{habitat['scene']}`, VLN-CE settings "
              f"`{habitat['settings']}`; distances: {kind}.", "",
              f"## VLN-CE figures (success < {VLNCE_SUCCESS_DISTANCE:g} m, d_th {VLNCE_SUCCESS_DISTANCE:g} m)", "",
-             *_vlnce_table(vl), "", "## Episodes", "",
+             *vlnce_table(vl), "", "## Episodes", "",
              "| episode | " + " | ".join(METRIC_NAMES) + " |", "|---|" + "---|" * len(METRIC_NAMES),
              *[f"| {v.episode_id} | " + " | ".join(f"{float(getattr(v, k)):.3f}" for k in METRIC_NAMES) + " |"
                for v in vl], "", f"Metric notes: {run['metric_notes']}", ""]

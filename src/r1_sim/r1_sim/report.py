@@ -101,11 +101,18 @@ def _aggregate_lines(agg: Mapping[str, float], vlnce: Sequence[VlnceMetrics]) ->
                   f"{agg['episode_time']:.1f} |",
                   ""]
     if vlnce:
-        va = aggregate_vlnce(vlnce)
         lines += [f"## VLN-CE standard (success < {VLNCE_SUCCESS_DISTANCE:g} m, d_th {VLNCE_SUCCESS_DISTANCE:g} m)",
-                  "", "| " + " | ".join(METRIC_NAMES) + " |", "|" + "---|" * len(METRIC_NAMES),
-                  "| " + " | ".join(f"{va[k]:.3f}" for k in METRIC_NAMES) + " |", ""]
+                  "", *vlnce_table(vlnce), ""]
     return lines
+
+
+def vlnce_table(vlnce: Sequence[VlnceMetrics]) -> list[str]:
+    """VLN-CE's aggregate figures as a one-row Markdown table (``["No episodes."]`` without episodes)."""
+    if not vlnce:
+        return ["No episodes."]
+    agg = aggregate_vlnce(vlnce)
+    return ["| " + " | ".join(METRIC_NAMES) + " |", "|" + "---|" * len(METRIC_NAMES),
+            "| " + " | ".join(f"{agg[k]:.3f}" for k in METRIC_NAMES) + " |"]
 
 
 def _episode_lines(run: Path, episodes_metrics: Sequence[EpisodeMetrics]) -> list[str]:
