@@ -20,8 +20,8 @@ import pytest
 import rclpy
 
 from nav_r1.graph import LAUNCH_ARGUMENTS, NodeSpec, build_graph
-from nav_r1.runner import Graph
 from r1_core.params import ParamError
+from r1_core.runner import Graph
 
 pytestmark = pytest.mark.ros
 
