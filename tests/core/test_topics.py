@@ -9,6 +9,7 @@ from pathlib import Path
 from r1_core import topics
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "graph.md"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def declared() -> dict[str, str]:
@@ -42,8 +43,6 @@ def test_names_are_relative_except_the_clock() -> None:
     assert absolute == {"CLOCK"}, "relative names keep a namespace per robot working"
 
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-
 
 def _frame_id_literals(tree: ast.AST) -> set[int]:
     """ids of the string constants given as frame ids (``odom`` is a frame as well as a topic)."""
@@ -69,9 +68,9 @@ def topic_literals(source: str) -> list[tuple[int, str]]:
     names = {v.lstrip("/") for v in declared().values()}
     tree = ast.parse(source)
     frames = _frame_id_literals(tree)
-    return [(n.lineno, n.value) for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.lstrip("/") in names
-            and id(n) not in frames]
+    return sorted((n.lineno, n.value) for n in ast.walk(tree)
+                  if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value.lstrip("/") in names
+                  and id(n) not in frames)
 
 
 def test_the_scan_finds_topic_literals_and_passes_frame_ids() -> None:
