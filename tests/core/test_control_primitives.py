@@ -10,8 +10,9 @@ import pytest
 
 from nav_r1.control import ControlConfig, FastController, Plan, Twist
 from nav_r1.control.kinematics import KinematicBase, run_closed_loop
-from nav_r1.control.primitives import Climb, Drive, Turn, segment_primitives, wrap_angle
+from nav_r1.control.primitives import Climb, Drive, Turn, segment_primitives
 from r1_core import Pose2D
+from r1_core.geometry import wrap_angle
 
 
 def no_obstacle_source(cfg: ControlConfig) -> ControlConfig:

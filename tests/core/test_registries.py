@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nav_r1.control.config import ControlConfig
+from nav_r1.control.config import PRESETS, ControlConfig
 from nav_r1.reasoners import NAV_REASONERS, split_spec
 from r1_core.backends import BACKENDS
 from r1_core.params import ParamError
@@ -43,6 +43,7 @@ def test_kind_target_specs_have_one_parser() -> None:
 def test_every_mobile_robot_has_a_urdf_a_simulator_profile_and_a_control_preset() -> None:
     assert set(MOBILE_ROBOTS) < set(ROBOTS.names) and "arm" in ROBOTS
     assert tuple(PROFILES) == MOBILE_ROBOTS
+    assert PRESETS.names == MOBILE_ROBOTS  # the control presets are keyed by the robot registry
     for robot in ROBOTS.names:
         assert urdf_path(robot).is_file()
     for robot in MOBILE_ROBOTS:

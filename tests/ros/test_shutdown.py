@@ -8,7 +8,6 @@ Ctrl-C reaches each node twice: the second arrives while the node is cleaning up
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -33,8 +32,8 @@ LAUNCH_ESCALATION_S = 5.0
 
 
 def _specs(tmp_path: Path) -> list[NodeSpec]:
-    replies = tmp_path / "vla_replies.json"
-    replies.write_text(json.dumps(["<think>x</think><output>{}</output>"]))
+    replies = tmp_path / "vla_replies.txt"  # one reply per line (a JSON list is refused since issue 14)
+    replies.write_text("<think>x</think><output>{}</output>\n")
     return [
         NodeSpec("nav_r1", "control_node", "control_node",
                  parameters={"obstacle_source": "none", "timeouts": {"obstacles_s": 0.0}, "realtime_priority": 0}),

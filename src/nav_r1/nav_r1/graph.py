@@ -84,6 +84,29 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _checked_reasoner(a: Mapping[str, str], use_sim: bool) -> str:
+    """The reasoner spec for these arguments (``expert`` by default in simulation); ParamError if unusable."""
+    reasoner = a["reasoner"].strip() or ("expert" if use_sim else "")
+    if not reasoner:
+        raise ParamError(NO_REASONER)
+    if reasoner.startswith("expert") and not use_sim:
+        raise ParamError("launch argument 'reasoner' = 'expert' is the simulator's scripted expert and "
+                         "cannot drive a real robot; " + NO_REASONER.split("; ", 1)[1])
+    if reasoner.startswith("expert") and not a["episodes_file"]:
+        raise ParamError("the expert reasoner needs launch argument 'episodes_file' in simulation")
+    return reasoner
+
+
+def _params_files(a: Mapping[str, str]) -> list[str]:
+    """The robot's parameter file, then the user's ``params_file`` (which must exist)."""
+    files = [robot_params_file(a["robot"])]
+    if a["params_file"]:
+        if not Path(a["params_file"]).is_file():
+            raise ParamError(f"launch argument 'params_file': no such file {a['params_file']}")
+        files.append(a["params_file"])
+    return files
+
+
 def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
     """The processes to start for these launch-argument values, in start order."""
     a = parse_arguments(values)
@@ -95,19 +118,8 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
     if separate and sync:
         raise ParamError("launch argument 'obstacles' = 'process' cannot run with 'sync' = 'true' "
                          "(lock-step waits on the depth frames in the control node)")
-    reasoner = a["reasoner"].strip() or ("expert" if use_sim else "")
-    if not reasoner:
-        raise ParamError(NO_REASONER)
-    if reasoner.startswith("expert") and not use_sim:
-        raise ParamError("launch argument 'reasoner' = 'expert' is the simulator's scripted expert and "
-                         "cannot drive a real robot; " + NO_REASONER.split("; ", 1)[1])
-    if reasoner.startswith("expert") and not a["episodes_file"]:
-        raise ParamError("the expert reasoner needs launch argument 'episodes_file' in simulation")
-    files = [robot_params_file(a["robot"])]
-    if a["params_file"]:
-        if not Path(a["params_file"]).is_file():
-            raise ParamError(f"launch argument 'params_file': no such file {a['params_file']}")
-        files.append(a["params_file"])
+    reasoner = _checked_reasoner(a, use_sim)
+    files = _params_files(a)
     common: dict[str, Any] = {"use_sim_time": use_sim}
     specs: list[NodeSpec] = []
     if use_sim:

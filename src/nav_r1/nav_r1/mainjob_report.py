@@ -24,7 +24,7 @@ from r1_sim.benchmark_episodes import resample
 from r1_sim.habitat_backend import navmesh_geodesic
 from r1_sim.habitat_frame import world_to_habitat_points
 from r1_sim.navmap import NavMap
-from r1_sim.report import top_down_plot
+from r1_sim.report import top_down_plot, vlnce_table
 
 #: Why the privileged expert's numbers are not a model's.
 EXPERT_LABEL = "privileged expert: plans on the true map of the scene (an upper bound, not a model result)"
@@ -102,14 +102,6 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _vlnce_table(vl: Sequence[VlnceMetrics]) -> list[str]:
-    agg = aggregate_vlnce(vl)
-    if not vl:
-        return ["No episodes."]
-    return ["| " + " | ".join(METRIC_NAMES) + " |", "|" + "---|" * len(METRIC_NAMES),
-            "| " + " | ".join(f"{agg[k]:.3f}" for k in METRIC_NAMES) + " |"]
-
-
 def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results: Sequence[dict[str, Any]],
                      monitor: dict[str, Any], *, wall_time_s: float, options: Any,
                      habitat: dict[str, Any] | None = None) -> str:
@@ -120,6 +112,29 @@ def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results:
     if habitat:
         return write_habitat_report(folder, episodes, results, monitor, wall_time_s=wall_time_s, options=options,
                                     habitat=habitat)
+    rows, metrics, standard = _scored_episodes(folder, scene, episodes, results)
+    agg = aggregate(metrics)
+    sim_time = float(sum(r["sim_time_s"] for r in results))
+    loop = control_loop_summary(monitor.get("control_stats", []))
+    run = _run_info(scene, episodes, options, wall_time_s, sim_time)
+    vlnce = {"aggregate": aggregate_vlnce(standard), "episodes": [v.to_dict() for v in standard],
+             "success_distance_m": VLNCE_SUCCESS_DISTANCE, "distance": "geodesic (nav map) + height"}
+    report = {"run": run, "aggregate": agg, "vlnce_standard": vlnce, "episodes": rows, "control_loop": loop,
+              "bag": monitor.get("bag", {})}
+    (folder / "report.json").write_text(json.dumps(report, indent=2, default=_fmt))
+    (folder / "report.md").write_text(_markdown(report, standard, options, wall_time_s, sim_time))
+    std = aggregate_vlnce(standard)
+    radius_text = ", ".join(f"{r:g}" for r in run["success_radius_m"])
+    return (f"[{options.reasoner}] radius {radius_text} m: SR {agg.get('success', float('nan')):.2f}  "
+            f"SPL {agg.get('spl', float('nan')):.3f}  "
+            f"NE {agg.get('ne', float('nan')):.2f} m  nDTW {agg.get('ndtw', float('nan')):.3f}  "
+            f"| VLN-CE 3 m: SR {std.get('success', float('nan')):.2f}  SPL {std.get('spl', float('nan')):.3f}  "
+            f"over {len(episodes)} episodes, real-time factor {run['real_time_factor']}")
+
+
+def _scored_episodes(folder: Path, scene: Any, episodes: Sequence[Any], results: Sequence[dict[str, Any]],
+                     ) -> tuple[list[dict[str, Any]], list[EpisodeMetrics], list[VlnceMetrics]]:
+    """Per episode: its report row (with a top-down picture under ``folder/pictures``), metrics and VLN-CE's."""
     by_id = {r["episode_id"]: r for r in results}
     navmap = NavMap(scene)
 
@@ -147,12 +162,15 @@ def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results:
         rows.append({**m.__dict__, "instruction": ep.instruction, "wall_time_s": res["wall_time_s"],
                      "sync_deadline_misses": res["sync_deadline_misses"],
                      "reasoner_failures": res["reasoner_failures"], "picture": str(png.relative_to(folder))})
-    agg = aggregate(metrics)
-    sim_time = float(sum(r["sim_time_s"] for r in results))
-    loop = control_loop_summary(monitor.get("control_stats", []))
+    return rows, metrics, standard
+
+
+def _run_info(scene: Any, episodes: Sequence[Any], options: Any, wall_time_s: float,
+              sim_time: float) -> dict[str, Any]:
+    """The report's ``run`` section: what ran, how long, and how the main figures are measured."""
     radii = sorted({float(ep.success_radius) for ep in episodes})
     radius_text = ", ".join(f"{r:g}" for r in radii)
-    run = {
+    return {
         "robot": options.robot, "reasoner": options.reasoner, "reasoner_label": reasoner_label(options.reasoner),
         "seed": options.seed, "success_radius_m": radii, "backend": "mujoco",
         "episodes": len(episodes), "scene": scene.name, "lock_step": options.sync,
@@ -165,18 +183,6 @@ def write_run_report(folder: Path, scene: Any, episodes: Sequence[Any], results:
                         f"combined with the height difference; for nDTW the trajectory and the reference are "
                         f"resampled every 0.25 m (VLN-CE's forward step); steps = simulator ticks.",
     }
-    vlnce = {"aggregate": aggregate_vlnce(standard), "episodes": [v.to_dict() for v in standard],
-             "success_distance_m": VLNCE_SUCCESS_DISTANCE, "distance": "geodesic (nav map) + height"}
-    report = {"run": run, "aggregate": agg, "vlnce_standard": vlnce, "episodes": rows, "control_loop": loop,
-              "bag": monitor.get("bag", {})}
-    (folder / "report.json").write_text(json.dumps(report, indent=2, default=_fmt))
-    (folder / "report.md").write_text(_markdown(report, standard, options, wall_time_s, sim_time))
-    std = aggregate_vlnce(standard)
-    return (f"[{options.reasoner}] radius {radius_text} m: SR {agg.get('success', float('nan')):.2f}  "
-            f"SPL {agg.get('spl', float('nan')):.3f}  "
-            f"NE {agg.get('ne', float('nan')):.2f} m  nDTW {agg.get('ndtw', float('nan')):.3f}  "
-            f"| VLN-CE 3 m: SR {std.get('success', float('nan')):.2f}  SPL {std.get('spl', float('nan')):.3f}  "
-            f"over {len(episodes)} episodes, real-time factor {run['real_time_factor']}")
 
 
 def _markdown(report: dict[str, Any], standard: Sequence[VlnceMetrics], options: Any, wall_time_s: float,
@@ -200,7 +206,7 @@ def _markdown(report: dict[str, Any], standard: Sequence[VlnceMetrics], options:
         "",
         f"## VLN-CE standard figures (success < {VLNCE_SUCCESS_DISTANCE:g} m, d_th {VLNCE_SUCCESS_DISTANCE:g} m)",
         "",
-        *_vlnce_table(standard),
+        *vlnce_table(standard),
         "",
         "## Episodes",
         "",
@@ -271,7 +277,7 @@ def write_habitat_report(folder: Path, episodes: Sequence[Any], results: Sequenc
              f"Reasoner: **{run['reasoner_label']}**. Scene `{habitat['scene']}`, VLN-CE settings "
              f"`{habitat['settings']}`; distances: {kind}.", "",
              f"## VLN-CE figures (success < {VLNCE_SUCCESS_DISTANCE:g} m, d_th {VLNCE_SUCCESS_DISTANCE:g} m)", "",
-             *_vlnce_table(vl), "", "## Episodes", "",
+             *vlnce_table(vl), "", "## Episodes", "",
              "| episode | " + " | ".join(METRIC_NAMES) + " |", "|---|" + "---|" * len(METRIC_NAMES),
              *[f"| {v.episode_id} | " + " | ".join(f"{float(getattr(v, k)):.3f}" for k in METRIC_NAMES) + " |"
                for v in vl], "", f"Metric notes: {run['metric_notes']}", ""]

@@ -40,5 +40,4 @@ def ends_with_stop(actions: Sequence[Action]) -> bool:
     return any(a.kind == "stop" for a in actions)
 
 
-#: wrap_angle is re-exported for the reasoning core, which imports it from here.
-__all__ = ["actions_to_poses", "ends_with_stop", "wrap_angle"]
+__all__ = ["actions_to_poses", "ends_with_stop"]

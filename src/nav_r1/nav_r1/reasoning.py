@@ -14,7 +14,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from nav_r1.plan import actions_to_poses, ends_with_stop, wrap_angle
+from nav_r1.plan import actions_to_poses, ends_with_stop
+from r1_core.geometry import wrap_angle
 from r1_core.nav.parse import ParseLimits, ParseResult, parse_response
 from r1_core.params import nested, param, validate_params
 from r1_core.reasoner import Frame, Observation, Pose2D, Response

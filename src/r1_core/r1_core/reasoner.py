@@ -105,7 +105,11 @@ class Reasoner(Protocol):
         ...
 
     def reset(self) -> None:
-        """Forget episode state (history, caches) before a new instruction or episode."""
+        """Forget episode state (history, caches) before a new instruction or episode.
+
+        Callers never call ``reset()`` while ``infer()`` runs: the reasoning node runs both on its
+        one worker thread in order, and the in-process rollout (``r1_sim.rollout``) uses one thread.
+        """
         ...
 
 

@@ -52,7 +52,7 @@ def _error(status: int, message: str, kind: str, code: str, timings: dict[str, f
 
 
 class _Stats:
-    """Request counters reported by ``/health``."""
+    """Request counters reported by ``/health``; every field is guarded by ``lock``."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -60,6 +60,87 @@ class _Stats:
         self.requests = 0
         self.failures = 0
         self.busy = 0
+
+    def health(self, model: str) -> dict[str, Any]:
+        """The ``/health`` body."""
+        with self.lock:
+            return {
+                "status": "ok",
+                "model": model,
+                "uptime_s": time.time() - self.started,
+                "requests": self.requests,
+                "failures": self.failures,
+                "busy": self.busy,
+            }
+
+
+def _unauthorised() -> JSONResponse:
+    return _error(401, "missing or wrong bearer token", "invalid_request_error", "invalid_api_key")
+
+
+def _read_request(payload: Any, name: str, max_images: int) -> tuple[list[ChatMessage], int | None] | JSONResponse:
+    """A chat-completions body -> (messages, max_tokens), or the 4xx reply naming what is wrong."""
+    if not isinstance(payload, dict):
+        return _error(400, "request body must be a JSON object", "invalid_request_error", "invalid_request")
+    requested = payload.get("model")
+    if requested not in (None, "", name):
+        return _error(404, f"model '{requested}' is not served here (serving '{name}')",
+                      "invalid_request_error", "model_not_found")
+    if payload.get("stream"):
+        return _error(400, "streaming is not supported", "invalid_request_error", "unsupported")
+    try:
+        messages = from_openai_messages(payload.get("messages"), max_images=max_images)
+    except ValueError as exc:
+        return _error(400, str(exc), "invalid_request_error", "invalid_messages")
+    max_tokens = payload.get("max_completion_tokens", payload.get("max_tokens"))
+    bad_type = isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+    if max_tokens is not None and (bad_type or max_tokens < 1):
+        return _error(400, f"max_tokens must be a positive integer, got {max_tokens!r}",
+                      "invalid_request_error", "invalid_max_tokens")
+    return messages, max_tokens
+
+
+async def _generate(backend: VLMBackend, messages: list[ChatMessage], max_tokens: int | None,
+                    stats: _Stats) -> tuple[Response, tuple[int, int], str]:
+    """Run the backend in the thread pool: (response, (prompt, completion) tokens, finish reason)."""
+    with stats.lock:
+        stats.requests += 1
+        stats.busy += 1
+    try:
+        if isinstance(backend, DetailedBackend):
+            gen = await run_in_threadpool(backend.generate_detailed, messages, max_tokens)
+            return gen.response, (int(gen.prompt_tokens), int(gen.completion_tokens)), (
+                "length" if gen.truncated else "stop")
+        return await run_in_threadpool(backend.generate, messages), (0, 0), "stop"
+    finally:
+        with stats.lock:
+            stats.busy -= 1
+
+
+def _reply_timings(response: Response, parse_s: float, t0: float) -> dict[str, float]:
+    """The model's timings (its ``total`` as ``model_total``) plus the server's ``parse`` and ``total``."""
+    timings = {k: float(v) for k, v in response.timings.items() if k != "total"}
+    if "total" in response.timings:
+        timings["model_total"] = float(response.timings["total"])
+    timings["parse"] = parse_s
+    timings["total"] = time.perf_counter() - t0
+    return timings
+
+
+def _completion(name: str, response: Response, usage: tuple[int, int], finish: str,
+                timings: dict[str, float]) -> dict[str, Any]:
+    """The OpenAI ``chat.completion`` body of a successful reply."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": name,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": response.text}, "finish_reason": finish}
+        ],
+        "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+        "timings": timings,
+    }
 
 
 def create_app(
@@ -84,20 +165,12 @@ def create_app(
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        with stats.lock:
-            return {
-                "status": "ok",
-                "model": name,
-                "uptime_s": time.time() - stats.started,
-                "requests": stats.requests,
-                "failures": stats.failures,
-                "busy": stats.busy,
-            }
+        return stats.health(name)
 
     @app.get("/v1/models", response_model=None)
     def models(request: Request) -> dict[str, Any] | JSONResponse:
         if not _authorised(request):
-            return _error(401, "missing or wrong bearer token", "invalid_request_error", "invalid_api_key")
+            return _unauthorised()
         return {
             "object": "list",
             "data": [{"id": name, "object": "model", "created": int(stats.started), "owned_by": "r1"}],
@@ -107,66 +180,24 @@ def create_app(
     async def chat_completions(request: Request) -> dict[str, Any] | JSONResponse:
         t0 = time.perf_counter()
         if not _authorised(request):
-            return _error(401, "missing or wrong bearer token", "invalid_request_error", "invalid_api_key")
+            return _unauthorised()
         try:
             payload = await request.json()
         except ValueError:
             return _error(400, "request body is not valid JSON", "invalid_request_error", "invalid_json")
-        if not isinstance(payload, dict):
-            return _error(400, "request body must be a JSON object", "invalid_request_error", "invalid_request")
-        requested = payload.get("model")
-        if requested not in (None, "", name):
-            return _error(404, f"model '{requested}' is not served here (serving '{name}')",
-                          "invalid_request_error", "model_not_found")
-        if payload.get("stream"):
-            return _error(400, "streaming is not supported", "invalid_request_error", "unsupported")
-        try:
-            messages = from_openai_messages(payload.get("messages"), max_images=max_images)
-        except ValueError as exc:
-            return _error(400, str(exc), "invalid_request_error", "invalid_messages")
-        max_tokens = payload.get("max_completion_tokens", payload.get("max_tokens"))
-        bad_type = isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
-        if max_tokens is not None and (bad_type or max_tokens < 1):
-            return _error(400, f"max_tokens must be a positive integer, got {max_tokens!r}",
-                          "invalid_request_error", "invalid_max_tokens")
+        parsed = _read_request(payload, name, max_images)
+        if isinstance(parsed, JSONResponse):
+            return parsed
+        messages, max_tokens = parsed
         parse_s = time.perf_counter() - t0
-
-        with stats.lock:
-            stats.requests += 1
-            stats.busy += 1
-        try:
-            if isinstance(backend, DetailedBackend):
-                gen = await run_in_threadpool(backend.generate_detailed, messages, max_tokens)
-                response: Response = gen.response
-                usage = (int(gen.prompt_tokens), int(gen.completion_tokens))
-                finish = "length" if gen.truncated else "stop"
-            else:
-                response = await run_in_threadpool(backend.generate, messages)
-                usage, finish = (0, 0), "stop"
-        finally:
-            with stats.lock:
-                stats.busy -= 1
-        timings = {k: float(v) for k, v in response.timings.items() if k != "total"}
-        if "total" in response.timings:
-            timings["model_total"] = float(response.timings["total"])
-        timings["parse"] = parse_s
-        timings["total"] = time.perf_counter() - t0
+        response, usage, finish = await _generate(backend, messages, max_tokens, stats)
+        timings = _reply_timings(response, parse_s, t0)
         if not response.ok:
             with stats.lock:
                 stats.failures += 1
             LOG.warning("generation failed: %s", response.error)
             return _error(500, response.error or "generation failed", "server_error", "generation_failed", timings)
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": name,
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": response.text}, "finish_reason": finish}
-            ],
-            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
-            "timings": timings,
-        }
+        return _completion(name, response, usage, finish, timings)
 
     return app
 

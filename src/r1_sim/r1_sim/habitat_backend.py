@@ -137,6 +137,39 @@ def hfov_from_vfov(vfov_deg: float, width: int, height: int) -> float:
     return math.degrees(2 * math.atan(math.tan(math.radians(vfov_deg) / 2) * width / height))
 
 
+def _habitat_configuration(hs: Any, settings: HabitatSettings, scene_path: str, gpu_device_id: int,
+                           baseline_m: float) -> tuple[Any, Any]:
+    """habitat-sim's (SimulatorConfiguration, AgentConfiguration): VLN-CE's agent, our stereo cameras."""
+    specs = []
+    for uuid, kind, right_cam in (("color", hs.SensorType.COLOR, False), ("depth", hs.SensorType.DEPTH, False),
+                                  ("right", hs.SensorType.COLOR, True),
+                                  ("right_depth", hs.SensorType.DEPTH, True)):
+        spec = hs.CameraSensorSpec()
+        spec.uuid = uuid
+        spec.sensor_type = kind
+        spec.sensor_subtype = hs.SensorSubType.PINHOLE
+        spec.resolution = [settings.height, settings.width]
+        # In the agent's local frame (x right, y up, z back), relative to the floor point.
+        spec.position = [baseline_m if right_cam else 0.0, settings.camera_height_m, 0.0]
+        spec.hfov = settings.hfov_deg
+        specs.append(spec)
+    sim_cfg = hs.SimulatorConfiguration()
+    sim_cfg.scene_id = scene_path
+    sim_cfg.gpu_device_id = gpu_device_id
+    sim_cfg.enable_physics = False
+    sim_cfg.allow_sliding = settings.allow_sliding
+    agent_cfg = hs.agent.AgentConfiguration()
+    agent_cfg.sensor_specifications = specs
+    agent_cfg.height = settings.agent_height_m
+    agent_cfg.radius = settings.agent_radius_m
+    agent_cfg.action_space = {
+        "move_forward": hs.agent.ActionSpec("move_forward", hs.agent.ActuationSpec(amount=settings.forward_step_m)),
+        "turn_left": hs.agent.ActionSpec("turn_left", hs.agent.ActuationSpec(amount=settings.turn_angle_deg)),
+        "turn_right": hs.agent.ActionSpec("turn_right", hs.agent.ActuationSpec(amount=settings.turn_angle_deg)),
+    }
+    return sim_cfg, agent_cfg
+
+
 class HabitatSimulator:
     """The :class:`r1_sim.world.Simulator` interface on habitat-sim (see the module docstring: not run here).
 
@@ -161,7 +194,6 @@ class HabitatSimulator:
         self.profile = robot_profile(robot)
         self.body: RobotBody = load_robot_body(robot)
         self.scene_path = scene_path
-        w, h = settings.width, settings.height
         self._hfov = settings.hfov_deg
         left = self.body.frames["camera_color_optical_frame"]
         right = self.body.frames["camera_right_optical_frame"]
@@ -171,33 +203,8 @@ class HabitatSimulator:
         cam_z = settings.camera_height_m - self._base_height  # the cameras above base_link
         self._extrinsics = {False: optical_frame_in_base(0.0, 0.0, cam_z),
                             True: optical_frame_in_base(0.0, -self.stereo_baseline_m, cam_z)}
-        specs = []
-        for uuid, kind, right_cam in (("color", hs.SensorType.COLOR, False), ("depth", hs.SensorType.DEPTH, False),
-                                      ("right", hs.SensorType.COLOR, True),
-                                      ("right_depth", hs.SensorType.DEPTH, True)):
-            spec = hs.CameraSensorSpec()
-            spec.uuid = uuid
-            spec.sensor_type = kind
-            spec.sensor_subtype = hs.SensorSubType.PINHOLE
-            spec.resolution = [h, w]
-            # In the agent's local frame (x right, y up, z back), relative to the floor point.
-            spec.position = [self.stereo_baseline_m if right_cam else 0.0, settings.camera_height_m, 0.0]
-            spec.hfov = self._hfov
-            specs.append(spec)
-        sim_cfg = hs.SimulatorConfiguration()
-        sim_cfg.scene_id = scene_path
-        sim_cfg.gpu_device_id = gpu_device_id
-        sim_cfg.enable_physics = False
-        sim_cfg.allow_sliding = settings.allow_sliding
-        agent_cfg = hs.agent.AgentConfiguration()
-        agent_cfg.sensor_specifications = specs
-        agent_cfg.height = settings.agent_height_m
-        agent_cfg.radius = settings.agent_radius_m
-        agent_cfg.action_space = {
-            "move_forward": hs.agent.ActionSpec("move_forward", hs.agent.ActuationSpec(amount=settings.forward_step_m)),
-            "turn_left": hs.agent.ActionSpec("turn_left", hs.agent.ActuationSpec(amount=settings.turn_angle_deg)),
-            "turn_right": hs.agent.ActionSpec("turn_right", hs.agent.ActuationSpec(amount=settings.turn_angle_deg)),
-        }
+        sim_cfg, agent_cfg = _habitat_configuration(hs, settings, scene_path, gpu_device_id,
+                                                    self.stereo_baseline_m)
         self.sim = hs.Simulator(hs.Configuration(sim_cfg, [agent_cfg]))
         self.agent = self.sim.initialize_agent(0)
         self._vel = hs.physics.VelocityControl()

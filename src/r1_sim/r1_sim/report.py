@@ -89,6 +89,48 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _aggregate_lines(agg: Mapping[str, float], vlnce: Sequence[VlnceMetrics]) -> list[str]:
+    """report.md's aggregate sections: ours, and VLN-CE's standard when given."""
+    n = int(agg.get("episodes", 0))
+    lines = ["## Aggregate", "", f"{n} episodes.", ""]
+    if n:
+        lines += ["| NE [m] | SR | OSR | SPL | nDTW | SDTW | collisions | episode time [s] |",
+                  "|---|---|---|---|---|---|---|---|",
+                  f"| {agg['ne']:.2f} | {agg['success']:.3f} | {agg['oracle_success']:.3f} | {agg['spl']:.3f} | "
+                  f"{agg['ndtw']:.3f} | {agg['sdtw']:.3f} | {int(agg['total_collisions'])} | "
+                  f"{agg['episode_time']:.1f} |",
+                  ""]
+    if vlnce:
+        lines += [f"## VLN-CE standard (success < {VLNCE_SUCCESS_DISTANCE:g} m, d_th {VLNCE_SUCCESS_DISTANCE:g} m)",
+                  "", *vlnce_table(vlnce), ""]
+    return lines
+
+
+def vlnce_table(vlnce: Sequence[VlnceMetrics]) -> list[str]:
+    """VLN-CE's aggregate figures as a one-row Markdown table (``["No episodes."]`` without episodes)."""
+    if not vlnce:
+        return ["No episodes."]
+    agg = aggregate_vlnce(vlnce)
+    return ["| " + " | ".join(METRIC_NAMES) + " |", "|" + "---|" * len(METRIC_NAMES),
+            "| " + " | ".join(f"{agg[k]:.3f}" for k in METRIC_NAMES) + " |"]
+
+
+def _episode_lines(run: Path, episodes_metrics: Sequence[EpisodeMetrics]) -> list[str]:
+    """report.md's per-episode table, linking ``<episode_id>.png`` in ``run`` or ``run/plots``."""
+    lines = ["## Episodes", "",
+             "| episode | NE [m] | success | OSR | SPL | nDTW | path [m] | shortest [m] | collisions | time [s] "
+             "| plot |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for m in episodes_metrics:
+        plot = next((p for p in (run / f"{m.episode_id}.png", run / "plots" / f"{m.episode_id}.png") if p.is_file()),
+                    None)
+        link = f"[plot]({plot.relative_to(run)})" if plot else ""
+        lines.append(f"| {m.episode_id} | {m.ne:.2f} | {int(m.success)} | {int(m.oracle_success)} | {m.spl:.3f} | "
+                     f"{m.ndtw:.3f} | {m.path_length:.2f} | {m.shortest_length:.2f} | {m.collisions} | "
+                     f"{m.episode_time:.1f} | {link} |")
+    return lines
+
+
 def write_report(
     run_dir: str | Path,
     episodes_metrics: Sequence[EpisodeMetrics],
@@ -125,31 +167,7 @@ def write_report(
             text = json.dumps(v, default=str) if isinstance(v, (dict, list)) else _fmt(v)
             lines.append(f"| {k} | {text.replace('|', '/')} |")
         lines.append("")
-    n = int(agg.get("episodes", 0))
-    lines += ["## Aggregate", "", f"{n} episodes.", ""]
-    if n:
-        lines += ["| NE [m] | SR | OSR | SPL | nDTW | SDTW | collisions | episode time [s] |",
-                  "|---|---|---|---|---|---|---|---|",
-                  f"| {agg['ne']:.2f} | {agg['success']:.3f} | {agg['oracle_success']:.3f} | {agg['spl']:.3f} | "
-                  f"{agg['ndtw']:.3f} | {agg['sdtw']:.3f} | {int(agg['total_collisions'])} | "
-                  f"{agg['episode_time']:.1f} |",
-                  ""]
-    if vlnce:
-        va = aggregate_vlnce(vlnce)
-        lines += [f"## VLN-CE standard (success < {VLNCE_SUCCESS_DISTANCE:g} m, d_th {VLNCE_SUCCESS_DISTANCE:g} m)",
-                  "", "| " + " | ".join(METRIC_NAMES) + " |", "|" + "---|" * len(METRIC_NAMES),
-                  "| " + " | ".join(f"{va[k]:.3f}" for k in METRIC_NAMES) + " |", ""]
-    lines += ["## Episodes", "",
-              "| episode | NE [m] | success | OSR | SPL | nDTW | path [m] | shortest [m] | collisions | time [s] "
-              "| plot |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for m in episodes_metrics:
-        plot = next((p for p in (run / f"{m.episode_id}.png", run / "plots" / f"{m.episode_id}.png") if p.is_file()),
-                    None)
-        link = f"[plot]({plot.relative_to(run)})" if plot else ""
-        lines.append(f"| {m.episode_id} | {m.ne:.2f} | {int(m.success)} | {int(m.oracle_success)} | {m.spl:.3f} | "
-                     f"{m.ndtw:.3f} | {m.path_length:.2f} | {m.shortest_length:.2f} | {m.collisions} | "
-                     f"{m.episode_time:.1f} | {link} |")
+    lines += _aggregate_lines(agg, vlnce) + _episode_lines(run, episodes_metrics)
     md_path = run / "report.md"
     md_path.write_text("\n".join(lines) + "\n")
     return md_path, json_path

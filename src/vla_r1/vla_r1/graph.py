@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from r1_core import topics
 from r1_core.graph import LaunchArgument, NodeSpec
 from r1_core.graph import parse_arguments as _parse
 from r1_core.params import ParamError
@@ -79,7 +80,7 @@ def build_arm_graph(values: Mapping[str, str]) -> list[NodeSpec]:
         specs.append(NodeSpec("realsense2_camera", "realsense2_camera_node", "camera",
                               parameters=dict(REALSENSE_PARAMETERS), role="camera"))
         # The driver (node "camera") publishes ~/aligned_depth_to_color/image_raw; ~/color/* match ours.
-        remaps = (("camera/depth/image_raw", "camera/aligned_depth_to_color/image_raw"),)
+        remaps = ((topics.DEPTH_IMAGE, "camera/aligned_depth_to_color/image_raw"),)
     vla_files = [*files, a["moveit_params_file"]] if moveit else files
     specs.append(NodeSpec("vla_r1", "vla_node", "vla_node", tuple(vla_files),
                           {"backend": reasoner, "execution": a["execution"]}, remaps, role="vla"))

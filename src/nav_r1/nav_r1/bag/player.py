@@ -58,7 +58,7 @@ class PlayOptions:
 
     def selected(self, bag_topics: Sequence[str]) -> list[str]:
         """The bag topics this replay publishes; raises BagError if a chosen topic is absent."""
-        excluded = {norm_topic(t) for t in self.exclude} | {"clock"}
+        excluded = {norm_topic(t) for t in self.exclude} | {norm_topic(topics.CLOCK)}
         if self.topics is None:
             return [t for t in bag_topics if t not in excluded]
         chosen = [norm_topic(t) for t in self.topics]

@@ -8,11 +8,13 @@ twist_mux's users know from its YAML files, because ROS parameters cannot hold l
 from __future__ import annotations
 
 import dataclasses
-import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from r1_core import topics
 from r1_core.params import ParamError, nested, param, validate_params
+from r1_core.registry import Registry
+from r1_core.robots import MOBILE_ROBOTS
 
 # A 0.5 m x 0.4 m base (the WHEELTEC R550 class) with a 5 cm margin, and a slowdown zone ahead.
 _WHEELED_STOP = (0.35, 0.25, 0.35, -0.25, -0.30, -0.25, -0.30, 0.25)
@@ -118,13 +120,13 @@ class TimeoutConfig:
 class MuxConfig:
     """twist_mux semantics: velocity inputs by priority with timeouts, Bool locks masking lower ones."""
 
-    input_names: tuple[str, ...] = param(("joy_vel", "key_vel"), "Names of the teleop inputs")
-    input_topics: tuple[str, ...] = param(("joy_vel", "key_vel"), "Topic of each teleop input")
+    input_names: tuple[str, ...] = param((topics.JOY_VEL, topics.KEY_VEL), "Names of the teleop inputs")
+    input_topics: tuple[str, ...] = param((topics.JOY_VEL, topics.KEY_VEL), "Topic of each teleop input")
     input_priorities: tuple[int, ...] = param((100, 90), "Priority of each input (higher wins)", min=0, max=255)
     input_timeouts: tuple[float, ...] = param((0.5, 0.5), "Timeout of each input [s]", min=0.001, max=60.0)
     navigation_priority: int = param(10, "Priority of the plan-following command", min=0, max=255)
-    lock_names: tuple[str, ...] = param(("e_stop",), "Names of the std_msgs/Bool locks")
-    lock_topics: tuple[str, ...] = param(("e_stop",), "Topic of each lock")
+    lock_names: tuple[str, ...] = param((topics.E_STOP,), "Names of the std_msgs/Bool locks")
+    lock_topics: tuple[str, ...] = param((topics.E_STOP,), "Topic of each lock")
     lock_priorities: tuple[int, ...] = param((255,), "A lock masks inputs of this priority and below", min=0, max=255)
     lock_timeouts: tuple[float, ...] = param(
         (0.0,), "A lock also engages when silent this long; 0 = only when true [s]", min=0.0, max=60.0
@@ -284,14 +286,8 @@ class ControlConfig:
 
     @classmethod
     def for_profile(cls, name: str) -> ControlConfig:
-        """A preset for ``dog``, ``wheeled`` or ``uav``."""
-        try:
-            make = _PRESETS[name]
-        except KeyError:
-            near = difflib.get_close_matches(name, list(_PRESETS), n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
-            raise ParamError(f"unknown control profile '{name}', expected one of {list(_PRESETS)}{hint}") from None
-        return make()
+        """The preset of a navigating robot of ``r1_core.robots`` (``dog``, ``uav``, ``wheeled``)."""
+        return PRESETS.get(name)()
 
 
 # The presets keep the stop zone visible (nav_r1.control.visibility): the camera must still see
@@ -350,4 +346,9 @@ def _uav() -> ControlConfig:
     )
 
 
-_PRESETS: dict[str, Any] = {"wheeled": _wheeled, "dog": _dog, "uav": _uav}
+_MAKERS: dict[str, Callable[[], ControlConfig]] = {"wheeled": _wheeled, "dog": _dog, "uav": _uav}
+
+#: One preset per navigating robot, keyed by ``r1_core.robots.MOBILE_ROBOTS``: a robot added there
+#: without a preset here fails at import, not when someone first drives it.
+PRESETS: Registry[Callable[[], ControlConfig]] = Registry(
+    "control profile", [(name, _MAKERS[name]) for name in MOBILE_ROBOTS])

@@ -35,13 +35,9 @@ from nav_r1.control.depth import DepthProjector, base_from_optical
 from nav_r1.control.memory import ObstacleMemory
 from nav_r1.control.safety import ZoneChecker
 from nav_r1.control.types import ZERO, ControlOutput, ControlState, Odometry, Plan, Twist
+from r1_core import topics
 from r1_core.reasoner import Pose2D
 from r1_core.ros.convert import camera_info_to_matrix, cloud_to_xyz, depth_image_to_metres
-
-PLAN_TOPIC = "nav_r1/plan"
-DEPTH_TOPIC = "camera/depth/image_raw"
-DEPTH_INFO_TOPIC = "camera/depth/camera_info"
-ODOM_TOPIC = "odom"
 
 
 class InputRejectedError(ValueError):
@@ -354,14 +350,14 @@ class ControlInputs:
         try:
             odom = odometry_from(msg, self.core.cfg.inputs)
         except InputRejectedError:
-            self.pacing.received(ODOM_TOPIC, _stamp(msg.header.stamp))  # refused: no tick waits for it
+            self.pacing.received(topics.ODOM, _stamp(msg.header.stamp))  # refused: no tick waits for it
             raise
         now = self.pacing.time_of(odom.stamp, clock_now)
         with self.lock:
             self.core.on_odom(odom, now)
         if self.source is not None:
             self.source.odometry(odom)
-        self.pacing.received(ODOM_TOPIC, odom.stamp)
+        self.pacing.received(topics.ODOM, odom.stamp)
 
     def plan_size(self, poses: int) -> None:
         """Refuse a plan by its pose count alone (before converting it)."""
@@ -372,10 +368,10 @@ class ControlInputs:
         try:
             plan = self.plans.convert(msg)
         except InputRejectedError:
-            self.pacing.received(PLAN_TOPIC, _stamp(msg.header.stamp))  # refused: no tick waits for it
+            self.pacing.received(topics.PLAN, _stamp(msg.header.stamp))  # refused: no tick waits for it
             raise
         if self.pacing.hold_plan(plan):
-            self.pacing.received(PLAN_TOPIC, plan.stamp)
+            self.pacing.received(topics.PLAN, plan.stamp)
             return False
         with self.lock:
             return self.plans.apply(self.core, plan, clock_now)
@@ -417,7 +413,7 @@ class ControlInputs:
             return self.obstacles(reading, clock_now)
         finally:
             # Used or refused, the tick must not wait for it.
-            self.pacing.received(DEPTH_TOPIC, _stamp(msg.header.stamp))
+            self.pacing.received(topics.DEPTH_IMAGE, _stamp(msg.header.stamp))
 
     def cloud(self, msg: Any, clock_now: float) -> ControlOutput | None:
         """A PointCloud2 of obstacle points."""

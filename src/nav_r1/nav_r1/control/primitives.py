@@ -14,11 +14,7 @@ from dataclasses import dataclass
 from nav_r1.control.config import PrimitiveConfig
 from nav_r1.control.types import ZERO, Odometry, Twist
 from r1_core import Pose2D
-
-
-def wrap_angle(a: float) -> float:
-    """``a`` wrapped to [-pi, pi)."""
-    return (a + math.pi) % (2.0 * math.pi) - math.pi
+from r1_core.geometry import wrap_angle
 
 
 def trapezoid_speed(error: float, cruise: float, decel: float, creep: float) -> float:

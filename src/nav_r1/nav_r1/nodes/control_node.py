@@ -17,6 +17,10 @@ One node, two threads:
   ``inputs.max_plan_poses``, before any pose becomes a Python object. A newly triggered stop
   zone publishes zero from that thread at once instead of waiting for the next tick.
 
+In lock-step (``sim_sync``) there is no timer: :meth:`ControlNode.tick` runs from
+``SyncParticipant`` in whichever thread delivers the tick's last awaited input -- the executor
+thread (odometry, the ``sim/tick`` message) or the sensing thread (a depth frame or a plan).
+
 rclpy has no ``Executor.add_callback_group`` (rclcpp does), so the sensing group is a
 :class:`ThreadBoundCallbackGroup` that only its own thread may run, and the sensing executor only
 waits on that group. One node means one name in the graph whatever ``__node`` remap is given.
@@ -56,9 +60,6 @@ from std_msgs.msg import Bool, String
 
 from nav_r1.control import ControlConfig, ControlOutput, FastController
 from nav_r1.control.inputs import (
-    DEPTH_INFO_TOPIC,
-    DEPTH_TOPIC,
-    PLAN_TOPIC,
     ControlInputs,
     FreeRun,
     LockStep,
@@ -68,6 +69,7 @@ from nav_r1.control.inputs import (
 )
 from nav_r1.control.stats import PeriodStats
 from nav_r1.control.visibility import visibility_report
+from r1_core import topics
 from r1_core.params import param, validate_params
 from r1_core.ros.convert import ConversionError, sec_to_stamp
 from r1_core.ros.node_main import run_node, set_realtime_priority
@@ -75,9 +77,6 @@ from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
 from r1_core.ros.sim_sync import SyncParticipant
 
-SAFETY_TOPIC = "nav_r1/safety"
-STATS_TOPIC = "nav_r1/control_stats"
-STATE_TOPIC = "nav_r1/control_state"
 _REFUSED = (ValueError, ConversionError, LookupError, AttributeError, TypeError)
 _REFUSAL_LOG_PERIOD_S = 5.0
 _NUMBERS = re.compile(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
@@ -125,14 +124,14 @@ class ControlNodeConfig:
 
     obstacle_source: str = param("depth", "Obstacles from a depth image, a PointCloud2, or none",
                                  choices=("depth", "pointcloud", "none"))
-    pointcloud_topic: str = param("stereo/points", "PointCloud2 topic when obstacle_source is pointcloud")
+    pointcloud_topic: str = param(topics.STEREO_POINTS, "PointCloud2 topic when obstacle_source is pointcloud")
     pointcloud_frame: str = param("camera_optical", "Frame of the cloud's points: the depth camera's "
                                   "optical frame (uses depth.base_T_camera) or base_link",
                                   choices=("camera_optical", "base_link"))
     teleop_stamped: bool = param(True, "Teleop inputs are TwistStamped (else Twist)")
     odom_frame: str = param("odom", "Frame plans must be in")
     base_frame: str = param("base_link", "frame_id of the published TwistStamped")
-    stats_period_s: float = param(1.0, "How often to publish nav_r1/control_stats [s]", min=0.05, max=60.0)
+    stats_period_s: float = param(1.0, f"How often to publish {topics.CONTROL_STATS} [s]", min=0.05, max=60.0)
     # Opt-in: 50 is what ros2_control's controller manager uses on a PREEMPT_RT robot computer.
     # Off by default because a busy executor thread at FIFO priority starves every other process
     # on a small machine (seen with 2 cores). Without CAP_SYS_NICE the node warns and runs on.
@@ -177,41 +176,60 @@ class ControlNode(Node):
         self._refusals: dict[str, tuple[float, int]] = {}  # log throttle: kind -> (last report, hidden since)
         self._refusals_lock = threading.Lock()  # refusals come from both threads
 
-        msg_type = TwistStamped if self.cfg.output_stamped else TwistMsg
-        self.cmd_pub = self.create_publisher(msg_type, "cmd_vel", RELIABLE_QOS)
-        self.safety_pub = self.create_publisher(String, SAFETY_TOPIC, RELIABLE_QOS)
-        self.stats_pub = self.create_publisher(String, STATS_TOPIC, RELIABLE_QOS)
-        self.state_pub = self.create_publisher(String, STATE_TOPIC, RELIABLE_QOS)
+        self._create_publishers()
+        self._subscribe_short_inputs()
+        self._sensing_group = ThreadBoundCallbackGroup()
+        self._subscribe_sensing(source_kind)
+        if self.node_cfg.sim_sync:
+            self._sync = SyncParticipant(self, "control_node", watch=[topics.ODOM, topics.DEPTH_IMAGE, topics.PLAN],
+                                         on_tick=self._on_sync_tick, publishes=[topics.CMD_VEL])
+        else:
+            self.timer = self.create_timer(self.cfg.period_s, self._on_timer)
+        self._log_start(source_kind)
+        self._sensing_exec = _GroupExecutor(self, self._sensing_group)
+        # Started from this thread, so it inherits its scheduling (SCHED_FIFO when set above).
+        self._sensing_thread = threading.Thread(target=self._spin_sensing, name="sensing", daemon=True)
+        self._sensing_thread.start()
 
-        # Short inputs: the default group, on the loop's executor.
-        self.create_subscription(OdometryMsg, "odom", self._on_odom, RELIABLE_QOS)
+    def _create_publishers(self) -> None:
+        msg_type = TwistStamped if self.cfg.output_stamped else TwistMsg
+        self.cmd_pub = self.create_publisher(msg_type, topics.CMD_VEL, RELIABLE_QOS)
+        self.safety_pub = self.create_publisher(String, topics.SAFETY, RELIABLE_QOS)
+        self.stats_pub = self.create_publisher(String, topics.CONTROL_STATS, RELIABLE_QOS)
+        self.state_pub = self.create_publisher(String, topics.CONTROL_STATE, RELIABLE_QOS)
+
+    def _subscribe_short_inputs(self) -> None:
+        """Odometry, teleop and locks: the default group, on the loop's executor."""
+        self.create_subscription(OdometryMsg, topics.ODOM, self._on_odom, RELIABLE_QOS)
         teleop_type = TwistStamped if self.node_cfg.teleop_stamped else TwistMsg
         for name, topic in zip(self.cfg.mux.input_names, self.cfg.mux.input_topics, strict=True):
             self.create_subscription(teleop_type, topic, lambda m, n=name: self._on_teleop(n, m), RELIABLE_QOS)
         for name, topic in zip(self.cfg.mux.lock_names, self.cfg.mux.lock_topics, strict=True):
             self.create_subscription(Bool, topic, lambda m, n=name: self._on_lock(n, m), RELIABLE_QOS)
-        # Heavy inputs: the sensing group, on the sensing thread's executor. With SCHED_FIFO a
-        # MultiThreadedExecutor spins a whole core while a 640x480 frame is being taken (measured:
-        # 93% CPU vs 19% this way), which would starve the loop it shares threads with.
-        self._sensing_group = ThreadBoundCallbackGroup()
+
+    def _subscribe_sensing(self, source_kind: str) -> None:
+        """Plans and obstacle data: the sensing group, on the sensing thread's executor.
+
+        With SCHED_FIFO a MultiThreadedExecutor spins a whole core while a 640x480 frame is being
+        taken (measured: 93% CPU vs 19% this way), which would starve the loop it shares threads with.
+        """
         sensing = self._sensing_group
         # Serialised: the size cap is checked on the length field before any pose is converted.
-        self.create_subscription(Path, PLAN_TOPIC, self._on_plan, RELIABLE_QOS, callback_group=sensing, raw=True)
+        self.create_subscription(Path, topics.PLAN, self._on_plan, RELIABLE_QOS, callback_group=sensing, raw=True)
         sensor_qos = RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS
         if source_kind == "depth":
-            self.create_subscription(CameraInfo, DEPTH_INFO_TOPIC, self._on_info, sensor_qos, callback_group=sensing)
-            self.create_subscription(Image, DEPTH_TOPIC, self._on_depth, sensor_qos, callback_group=sensing)
+            self.create_subscription(CameraInfo, topics.DEPTH_INFO, self._on_info, sensor_qos,
+                                     callback_group=sensing)
+            self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, sensor_qos, callback_group=sensing)
         elif source_kind == "pointcloud":
             self.create_subscription(PointCloud2, self.node_cfg.pointcloud_topic, self._on_cloud, SENSOR_QOS,
                                      callback_group=sensing)
         elif self.cfg.timeouts.obstacles_s > 0.0:
             self.get_logger().warning("obstacle_source is none but timeouts.obstacles_s > 0: the robot will "
                                       "not move; set timeouts.obstacles_s to 0 to run without obstacle data")
-        if self.node_cfg.sim_sync:
-            self._sync = SyncParticipant(self, "control_node", watch=["odom", DEPTH_TOPIC, PLAN_TOPIC],
-                                         on_tick=self._on_sync_tick, publishes=["cmd_vel"])
-        else:
-            self.timer = self.create_timer(self.cfg.period_s, self._on_timer)
+
+    def _log_start(self, source_kind: str) -> None:
+        msg_type = TwistStamped if self.cfg.output_stamped else TwistMsg
         self.get_logger().info(f"control loop at {self.cfg.rate_hz:g} Hz, profile '{self.cfg.profile}', "
                                f"obstacles from '{source_kind}', cmd_vel as {msg_type.__name__}")
         if source_kind == "depth":
@@ -219,10 +237,6 @@ class ControlNode(Node):
             self.get_logger().info("visibility: " + "; ".join(report.lines()[: len(report.zones) + 1]))
             for warning in report.warnings:
                 self.get_logger().warning(warning)
-        self._sensing_exec = _GroupExecutor(self, sensing)
-        # Started from this thread, so it inherits its scheduling (SCHED_FIFO when set above).
-        self._sensing_thread = threading.Thread(target=self._spin_sensing, name="sensing", daemon=True)
-        self._sensing_thread.start()
 
     # ---- the loop -----------------------------------------------------------------------
     def _now(self) -> float:
@@ -235,8 +249,8 @@ class ControlNode(Node):
     def _on_sync_tick(self, seq: int, t: float) -> dict[str, float]:
         assert self._sync is not None
         self.stats.tick(time.perf_counter())
-        self.tick(t, self._sync.expect.get(PLAN_TOPIC, float("-inf")))
-        return {"cmd_vel": t}
+        self.tick(t, self._sync.expect.get(topics.PLAN, float("-inf")))
+        return {topics.CMD_VEL: t}
 
     def tick(self, now_s: float, release: float = float("-inf")) -> ControlOutput:
         """One loop iteration at time ``now_s``: step the core and publish (the timer calls this).

@@ -28,14 +28,13 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from nav_r1.control.config import ControlConfig, DepthConfig, InputsConfig, MemoryConfig, ZonesConfig
-from nav_r1.control.inputs import DEPTH_INFO_TOPIC, DEPTH_TOPIC, ODOM_TOPIC, ObstacleSource, odometry_from
+from nav_r1.control.inputs import ObstacleSource, odometry_from
+from r1_core import topics
 from r1_core.params import param, validate_params
 from r1_core.ros.convert import ConversionError, xyz_to_pointcloud
 from r1_core.ros.node_main import run_node, set_realtime_priority
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
-
-OBSTACLES_TOPIC = "nav_r1/obstacles"
 
 
 @dataclass(frozen=True)
@@ -68,13 +67,13 @@ class ObstacleNode(Node):
         self.roi = self.source.roi
         set_realtime_priority(self, self.cfg.realtime_priority)
         self.frames = 0
-        self.pub = self.create_publisher(PointCloud2, OBSTACLES_TOPIC, SENSOR_QOS)
-        self.create_subscription(CameraInfo, DEPTH_INFO_TOPIC, self._on_info, SENSOR_QOS)
-        self.create_subscription(Image, DEPTH_TOPIC, self._on_depth, SENSOR_QOS)
+        self.pub = self.create_publisher(PointCloud2, topics.OBSTACLES, SENSOR_QOS)
+        self.create_subscription(CameraInfo, topics.DEPTH_INFO, self._on_info, SENSOR_QOS)
+        self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, SENSOR_QOS)
         # Odometry moves the remembered obstacle points with the robot.
-        self.create_subscription(OdometryMsg, ODOM_TOPIC, self._on_odom, RELIABLE_QOS)
+        self.create_subscription(OdometryMsg, topics.ODOM, self._on_odom, RELIABLE_QOS)
         x0, x1, y0, y1 = self.roi
-        self.get_logger().info(f"depth -> {OBSTACLES_TOPIC} in '{self.cfg.base_frame}', stride "
+        self.get_logger().info(f"depth -> {topics.OBSTACLES} in '{self.cfg.base_frame}', stride "
                                f"{depth.stride}, zone box x [{x0:.2f}, {x1:.2f}] y [{y0:.2f}, {y1:.2f}] m, "
                                f"memory {'on' if memory.enabled else 'off'}")
 

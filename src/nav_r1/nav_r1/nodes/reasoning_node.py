@@ -1,11 +1,17 @@
 """The slow reasoning node: camera + odometry + instruction in, plan + status out.
 
-Threads: the executor thread runs the subscriptions and timers; one worker thread (``_Worker``)
-runs the model (``infer`` may take seconds), the health probes and ``reset()``, one job at a time,
-so ``reset()`` for a new instruction never overlaps an ``infer()`` in flight. After ``infer`` the
-worker itself hands the reply to :meth:`ReasoningNode._finish`, which publishes from that thread.
-Both threads call the :class:`~nav_r1.reasoning.ReasoningCore` under ``_lock`` only. No callback
-ever waits for the model, so a new instruction is taken at once and supersedes the reply in flight.
+Threads: the executor thread (a SingleThreadedExecutor, ``executor_kind``; so the callback
+groups below never run two callbacks at once) runs the subscriptions, the timers and, in
+lock-step, the simulator's ticks; one worker thread (``_Worker``) runs the model (``infer`` may
+take seconds), the health probes and ``reset()``, one job at a time in submission order, so
+``reset()`` for a new instruction never overlaps an ``infer()`` in flight. The reply callback is
+not an executor callback: after ``infer`` the worker itself hands the reply to
+:meth:`ReasoningNode._finish`, which publishes the plan and status, and in lock-step acks the tick,
+from the worker thread. Both threads call the :class:`~nav_r1.reasoning.ReasoningCore` under
+``_lock`` only (``_last_heartbeat``, a float both write, is outside it: a lost update only moves
+the next heartbeat). No callback ever waits for the model: a new instruction is acknowledged at
+once and the reply in flight is dropped when it arrives; the first inference for the new
+instruction starts after that reply (one model call at a time).
 
 No message content can end the node: a malformed frame, odometry with NaN or an unusable
 quaternion is logged and dropped.
@@ -30,6 +36,7 @@ from std_msgs.msg import String
 
 from nav_r1.reasoners import make_reasoner
 from nav_r1.reasoning import Outcome, ReasoningConfig, ReasoningCore
+from r1_core import topics
 from r1_core.params import param, validate_params
 from r1_core.reasoner import Frame, Observation, Pose2D, Reasoner, Response
 from r1_core.reasoning_status import ReasoningState, ReasoningStatus, bounded_text
@@ -47,10 +54,6 @@ from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
 from r1_core.ros.sim_sync import SyncParticipant
 
-COLOR_TOPIC = "camera/color/image_raw"
-DEPTH_TOPIC = "camera/depth/image_raw"
-PLAN_TOPIC = "nav_r1/plan"
-STATUS_TOPIC = "nav_r1/status"
 #: Longest model reply written to the (debug) log.
 LOG_TEXT_CHARS = 200_000
 
@@ -121,18 +124,19 @@ class ReasoningNode(Node):
         self._depth: Any = None
         sensors = RELIABLE_QOS if self.node_cfg.reliable_sensors else SENSOR_QOS
         io = ReentrantCallbackGroup()
-        self.plan_pub = self.create_publisher(Path, PLAN_TOPIC, RELIABLE_QOS)
-        self.status_pub = self.create_publisher(String, STATUS_TOPIC, RELIABLE_QOS)
-        self.create_subscription(Image, COLOR_TOPIC, self._on_color, sensors, callback_group=io)
+        self.plan_pub = self.create_publisher(Path, topics.PLAN, RELIABLE_QOS)
+        self.status_pub = self.create_publisher(String, topics.STATUS, RELIABLE_QOS)
+        self.create_subscription(Image, topics.COLOR_IMAGE, self._on_color, sensors, callback_group=io)
         if self.node_cfg.use_depth:
-            self.create_subscription(Image, DEPTH_TOPIC, self._on_depth, sensors, callback_group=io)
-        self.create_subscription(Odometry, "odom", self._on_odom, RELIABLE_QOS, callback_group=io)
-        self.create_subscription(String, "nav_r1/instruction", self._on_instruction, RELIABLE_QOS, callback_group=io)
+            self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, sensors, callback_group=io)
+        self.create_subscription(Odometry, topics.ODOM, self._on_odom, RELIABLE_QOS, callback_group=io)
+        self.create_subscription(String, topics.INSTRUCTION, self._on_instruction, RELIABLE_QOS, callback_group=io)
         self._sync: SyncParticipant | None = None
         if self.node_cfg.sim_sync:
             # Decisions are taken on camera ticks only (10 Hz), as the timer does in real time.
-            self._sync = SyncParticipant(self, "reasoning_node", watch=[COLOR_TOPIC, "odom"], on_tick=self._on_tick,
-                                         trigger=COLOR_TOPIC, publishes=[PLAN_TOPIC, STATUS_TOPIC])
+            self._sync = SyncParticipant(self, "reasoning_node", watch=[topics.COLOR_IMAGE, topics.ODOM],
+                                         on_tick=self._on_tick, trigger=topics.COLOR_IMAGE,
+                                         publishes=[topics.PLAN, topics.STATUS])
         else:
             self.create_timer(1.0 / self.node_cfg.decide_hz, self._on_timer,
                               callback_group=MutuallyExclusiveCallbackGroup())
@@ -173,7 +177,7 @@ class ReasoningNode(Node):
         with self._lock:
             self.core.on_frame(frame)
         if self._sync is not None:
-            self._sync.received(COLOR_TOPIC, stamp)
+            self._sync.received(topics.COLOR_IMAGE, stamp)
 
     def _on_depth(self, msg: Image) -> None:
         try:
@@ -195,7 +199,7 @@ class ReasoningNode(Node):
         with self._lock:
             self.core.on_odom(pose, speed, stamp)
         if self._sync is not None:
-            self._sync.received("odom", stamp)
+            self._sync.received(topics.ODOM, stamp)
 
     # ---- deciding and inferring ---------------------------------------------------------
     def _on_timer(self) -> None:
@@ -275,7 +279,7 @@ class ReasoningNode(Node):
         if outcome.publish_plan:
             obs_stamp = status.obs_stamp if status.obs_stamp is not None else now
             self._publish_plan(outcome.poses, obs_stamp)
-            published[PLAN_TOPIC] = obs_stamp
+            published[topics.PLAN] = obs_stamp
             self._last_heartbeat = now
         if status.state is ReasoningState.FAILED:
             self.get_logger().warning(f"reply failed: {status.error}", throttle_duration_sec=2.0)
@@ -285,7 +289,7 @@ class ReasoningNode(Node):
             # The whole reply for the log (bounded far more loosely than the status).
             self.get_logger().debug(f"reply: {bounded_text(status.raw, LOG_TEXT_CHARS)}")
         self._publish_status(status.stamped(now))
-        published[STATUS_TOPIC] = now
+        published[topics.STATUS] = now
         return published
 
     def _maybe_heartbeat(self, now: float) -> dict[str, float]:
@@ -298,7 +302,7 @@ class ReasoningNode(Node):
             return {}
         self._last_heartbeat = now
         self._publish_plan(poses, obs_stamp)
-        return {PLAN_TOPIC: obs_stamp}
+        return {topics.PLAN: obs_stamp}
 
     def _publish_plan(self, poses: Sequence[Pose2D], stamp: float) -> None:
         msg = Path()
