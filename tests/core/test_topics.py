@@ -60,6 +60,9 @@ def _frame_id_literals(tree: ast.AST) -> set[int]:
               and "frame" in node.target.id):
             # a parameter declaration: ``odom_frame: str = param("odom", "...")``
             found.update(id(c) for c in ast.walk(node.value))
+        elif isinstance(node, ast.Dict):  # ``{"frame": "odom"}`` in a written record
+            found.update(id(v) for k, v in zip(node.keys, node.values, strict=True)
+                         if isinstance(k, ast.Constant) and isinstance(k.value, str) and "frame" in k.value)
     return found
 
 
@@ -78,8 +81,9 @@ def test_the_scan_finds_topic_literals_and_passes_frame_ids() -> None:
             '    node.create_subscription(Odometry, "odom", cb, frame_id="odom")\n'
             '    pub = node.create_publisher(Twist, "/cmd_vel", 10)\n'
             'odom_frame: str = param("odom", "Frame plans must be in")\n'
-            'camera = "camera/depth/image_raw_other"\n')
-    assert topic_literals(code) == [(2, "odom"), (3, "/cmd_vel")]
+            'camera = "camera/depth/image_raw_other"\n'
+            'record = {"frame": "odom", "topic": "odom"}\n')
+    assert topic_literals(code) == [(2, "odom"), (3, "/cmd_vel"), (6, "odom")]
 
 
 def test_no_module_names_a_public_topic_but_r1_core_topics() -> None:

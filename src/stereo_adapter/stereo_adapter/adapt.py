@@ -41,6 +41,44 @@ from stereo_adapter.losses import SelfSupWeights, self_supervised_loss
 Pair = tuple[NDArray[np.uint8], NDArray[np.uint8]]
 
 
+def _check_pairs(pairs: Sequence[Pair], refine_lr_scale: float) -> None:
+    if not pairs:
+        raise ValueError("no stereo pairs to adapt on")
+    shapes = {p[0].shape for p in pairs} | {p[1].shape for p in pairs}
+    if len(shapes) != 1:
+        raise ValueError(f"all pairs must share one image size, got {sorted(shapes)}")
+    if refine_lr_scale < 0:
+        raise ValueError(f"refine_lr_scale must be >= 0, got {refine_lr_scale}")
+
+
+def _adapter_optimizer(model: StereoNet, lr: float, refine_lr_scale: float
+                       ) -> tuple[torch.optim.Optimizer, list[torch.nn.Parameter]]:
+    """Adam over the adapters (LoRA, gates at ``lr``; the refinement at ``lr · refine_lr_scale``)."""
+    params = train_only_adapters(model)
+    lora = [p for n, p in model.named_parameters() if p.requires_grad and is_lora_key(n)]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and not is_lora_key(n)]
+    if refine_lr_scale == 0:  # LoRA and gates only: the refinement keeps its pre-trained weights
+        for p in rest:
+            p.requires_grad_(False)
+        params, rest = lora, []
+    groups = [{"params": lora, "lr": lr}] + ([{"params": rest, "lr": lr * refine_lr_scale}] if rest else [])
+    return torch.optim.Adam(groups, lr=lr), params
+
+
+def _objective(model: StereoNet, left: torch.Tensor, right: torch.Tensor, w: SelfSupWeights
+               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The self-supervised objective of one batch and its loss terms (of the final estimate)."""
+    out = model(left, right)
+    seq, mono = out["sequence"], out["mono"]
+    assert isinstance(seq, list) and isinstance(mono, torch.Tensor)
+    terms = self_supervised_loss(left, right, seq[-1], mono, w)
+    # Earlier refinement steps get a lighter photometric term so the whole recurrence adapts.
+    total = terms["total"]
+    for i, d in enumerate(seq[:-1]):
+        total = total + 0.5 ** (len(seq) - 1 - i) * self_supervised_loss(left, right, d, mono, w)["photometric"]
+    return total + w.gate_l1 * gate_penalty(model), terms
+
+
 def adapt_lora(
     model: StereoNet,
     pairs: Sequence[Pair],
@@ -57,26 +95,12 @@ def adapt_lora(
     'compact' trains its LoRA tensors; 'dav2' its PEFT LoRA, rank gates and stereo refinement.
     The refinement is already trained (LoRA starts at zero), so it moves at ``lr · refine_lr_scale``.
     """
-    if not pairs:
-        raise ValueError("no stereo pairs to adapt on")
-    shapes = {p[0].shape for p in pairs} | {p[1].shape for p in pairs}
-    if len(shapes) != 1:
-        raise ValueError(f"all pairs must share one image size, got {sorted(shapes)}")
+    _check_pairs(pairs, refine_lr_scale)
     w = weights or SelfSupWeights()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     device = next(model.parameters()).device
-    if refine_lr_scale < 0:
-        raise ValueError(f"refine_lr_scale must be >= 0, got {refine_lr_scale}")
-    params = train_only_adapters(model)
-    lora = [p for n, p in model.named_parameters() if p.requires_grad and is_lora_key(n)]
-    rest = [p for n, p in model.named_parameters() if p.requires_grad and not is_lora_key(n)]
-    if refine_lr_scale == 0:  # LoRA and gates only: the refinement keeps its pre-trained weights
-        for p in rest:
-            p.requires_grad_(False)
-        params, rest = lora, []
-    groups = [{"params": lora, "lr": lr}] + ([{"params": rest, "lr": lr * refine_lr_scale}] if rest else [])
-    opt = torch.optim.Adam(groups, lr=lr)
+    opt, params = _adapter_optimizer(model, lr, refine_lr_scale)
     left_all = torch.from_numpy(stack_rgb([p[0] for p in pairs]))
     right_all = torch.from_numpy(stack_rgb([p[1] for p in pairs]))
     # Dropout-free networks: train() only matters for which refinement outputs come back.
@@ -85,16 +109,7 @@ def adapt_lora(
     bar = tqdm(range(steps), disable=not progress, desc="adapt", file=sys.stderr)
     for _ in bar:
         idx = torch.from_numpy(rng.choice(len(pairs), size=min(batch, len(pairs)), replace=False))
-        left, right = left_all[idx].to(device), right_all[idx].to(device)
-        out = model(left, right)
-        seq, mono = out["sequence"], out["mono"]
-        assert isinstance(seq, list) and isinstance(mono, torch.Tensor)
-        terms = self_supervised_loss(left, right, seq[-1], mono, w)
-        # Earlier refinement steps get a lighter photometric term so the whole recurrence adapts.
-        total = terms["total"]
-        for i, d in enumerate(seq[:-1]):
-            total = total + 0.5 ** (len(seq) - 1 - i) * self_supervised_loss(left, right, d, mono, w)["photometric"]
-        total = total + w.gate_l1 * gate_penalty(model)
+        total, terms = _objective(model, left_all[idx].to(device), right_all[idx].to(device), w)
         opt.zero_grad()
         total.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -36,6 +36,7 @@ from nav_r1.scene.memory import CameraIntrinsics, Frame, MemoryConfig, SceneMemo
 from nav_r1.scene.protocol import MAX_QUESTION_CHARS, Answer, ProtocolError, Question
 from nav_r1.scene.reasoners import VLMSceneReasoner
 from nav_r1.scene.service import SceneService, ServiceConfig
+from r1_core import topics
 from r1_core.backends import make_backend
 from r1_core.params import ParamError, param, validate_params
 from r1_core.ros.convert import (
@@ -49,13 +50,6 @@ from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
 
-QUESTION_TOPIC = "nav_r1/question"
-ANSWER_TOPIC = "nav_r1/answer"
-GROUNDING_TOPIC = "nav_r1/grounding"
-COLOR_TOPIC = "camera/color/image_raw"
-DEPTH_TOPIC = "camera/depth/image_raw"
-INFO_TOPIC = "camera/color/camera_info"
-ODOM_TOPIC = "odom"
 # Camera body frame (REP-103: x forward, y left, z up) from the optical frame (z forward, x right, y down).
 BODY_R_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
@@ -156,14 +150,14 @@ class SceneNode(Node):
         self._last_fused = -math.inf
         self.frames_dropped_busy = 0
         sensors, questions = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
-        self.answer_pub = self.create_publisher(String, ANSWER_TOPIC, RELIABLE_QOS)
-        self.marker_pub = self.create_publisher(MarkerArray, GROUNDING_TOPIC, RELIABLE_QOS)
-        self.create_subscription(CameraInfo, INFO_TOPIC, self._on_info, SENSOR_QOS, callback_group=sensors)
-        self.create_subscription(Image, COLOR_TOPIC, self._on_color, SENSOR_QOS, callback_group=sensors)
-        self.create_subscription(Image, DEPTH_TOPIC, self._on_depth, SENSOR_QOS, callback_group=sensors)
-        self.create_subscription(Odometry, ODOM_TOPIC, self._on_odom, SENSOR_QOS, callback_group=sensors)
-        self.create_subscription(String, QUESTION_TOPIC, self._on_question, RELIABLE_QOS, callback_group=questions)
-        self.get_logger().info(f"answering {QUESTION_TOPIC} with '{reasoner.name}'; memory voxel "
+        self.answer_pub = self.create_publisher(String, topics.ANSWER, RELIABLE_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, topics.GROUNDING, RELIABLE_QOS)
+        self.create_subscription(CameraInfo, topics.COLOR_INFO, self._on_info, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(Image, topics.COLOR_IMAGE, self._on_color, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(Odometry, topics.ODOM, self._on_odom, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(String, topics.QUESTION, self._on_question, RELIABLE_QOS, callback_group=questions)
+        self.get_logger().info(f"answering {topics.QUESTION} with '{reasoner.name}'; memory voxel "
                                f"{memory_cfg.voxel_size_m} m, {memory_cfg.max_key_views} key views")
 
     # -- sensors ---------------------------------------------------------------------------

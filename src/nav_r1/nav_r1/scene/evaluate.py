@@ -11,6 +11,7 @@ import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -177,35 +178,29 @@ def _draw(store: SceneStore, row: Mapping[str, Any], truth: Box3D, pred: Box3D |
     return f"pictures/{name}"
 
 
-def evaluate(data: Path, split: str, reasoner: SceneReasoner, out: Path, pictures: int = 8,
-             limit: int | None = None) -> dict[str, Any]:
-    """Run ``reasoner`` over ``split`` of the dataset at ``data``; writes and returns the report."""
-    rows = read_rows(data, split)[:limit]
-    store = SceneStore(data)
-    tallies: dict[str, _Tally] = {t: _Tally() for t in TASKS}
-    picture_paths: list[str] = []
-    caption_pairs: tuple[list[str], list[list[str]]] = ([], [])
-    dense: tuple[list[str], list[list[str]], list[bool]] = ([], [], [])
-    t_start = time.monotonic()
-    for row in rows:
+@dataclass
+class _Run:
+    """What one evaluation accumulates while it asks the reasoner row by row."""
+
+    reasoner: SceneReasoner
+    store: SceneStore
+    out: Path
+    pictures: int
+    tallies: dict[str, _Tally] = field(default_factory=lambda: {t: _Tally() for t in TASKS})
+    picture_paths: list[str] = field(default_factory=list)
+    caption_pairs: tuple[list[str], list[list[str]]] = field(default_factory=lambda: ([], []))
+    dense: tuple[list[str], list[list[str]], list[bool]] = field(default_factory=lambda: ([], [], []))
+
+    def row(self, row: Mapping[str, Any]) -> None:
+        """Ask the reasoner about one row and score the reply."""
         task = str(row["task"])
-        tally = tallies[task]
-        size = store.image_size(str(row["scene"]))
         if task == "dialogue":
-            history: list[Turn] = []
-            correct = []
-            for turn in row.get("turns", []):
-                q = _query(row, reasoner, str(turn["question"]), tuple(history), {**turn, "task": "dialogue"}, store)
-                parsed = _ask(reasoner, q, tally, size)
-                if not parsed.ok:
-                    tally.failures["turns"][_failure_code(parsed.failure)] += 1
-                ok = parsed.ok and exact_match(parsed.answer, str(turn["answer"]))
-                correct.append(ok)
-                history.append(Turn(str(turn["question"]), parsed.answer if parsed.ok else ""))
-            tally.values["turn"] += correct
-            tally.values["dialogue"].append(all(correct))
-            continue
-        parsed = _ask(reasoner, _query(row, reasoner, str(row["question"]), (), row, store), tally, size)
+            self._dialogue(row)
+            return
+        tally = self.tallies[task]
+        size = self.store.image_size(str(row["scene"]))
+        parsed = _ask(self.reasoner, _query(row, self.reasoner, str(row["question"]), (), row, self.store), tally,
+                      size)
         if not parsed.ok:
             tally.failures["replies"][_failure_code(parsed.failure)] += 1
         if task == "qa":
@@ -216,66 +211,99 @@ def evaluate(data: Path, split: str, reasoner: SceneReasoner, out: Path, picture
             tally.values["em"].append(parsed.ok and exact_match(parsed.answer, str(row["answer"])))
             tally.values["steps"].append(step_accuracy(parsed.answer, str(row["answer"])) if parsed.ok else 0.0)
         elif task == "grounding":
-            truth = Box3D.from_dict(row["box"])
-            box, error, _ = _grounded_box(parsed, store, str(row["scene"]))
-            if error is not None and parsed.ok:
-                tally.failures["grounding"][_failure_code(error)] += 1
-            tally.values["iou"].append(iou_3d(box, truth) if box is not None else 0.0)
-            if len(picture_paths) < pictures:
-                pic = _draw(store, row, truth, box, out / "pictures")
-                if pic is not None:
-                    picture_paths.append(pic)
+            self._grounding(row, parsed, tally)
         elif task == "object_caption":
-            caption_pairs[0].append(parsed.answer if parsed.ok else "")
-            caption_pairs[1].append([str(r) for r in row.get("references", [row["answer"]])])
+            self.caption_pairs[0].append(parsed.answer if parsed.ok else "")
+            self.caption_pairs[1].append([str(r) for r in row.get("references", [row["answer"]])])
         elif task == "dense_caption":
-            preds = []
-            for o in (parsed.objects if parsed.ok else ()):
-                if o.box_3d is not None:
-                    preds.append((o.box_3d, o.caption))
-            truths = row.get("objects", [])
-            try:
-                gt_boxes = [Box3D.from_dict(t["box"]) for t in truths]
-            except BoxError as exc:
-                raise ValueError(f"row {row['id']}: bad ground-truth box: {exc}") from exc
-            matches = match_boxes([p[0] for p in preds], gt_boxes, 0.5)
-            for t, m in zip(truths, matches, strict=True):
-                dense[0].append(preds[m][1] if m is not None else "")
-                dense[1].append([str(r) for r in t.get("references", [])])
-                dense[2].append(m is not None)
-    report: dict[str, Any] = {"schema": SCHEMA, "reasoner": reasoner.name, "split": split, "data": str(data),
-                              "rows": len(rows), "tasks": {}, "pictures": picture_paths}
-    tasks = report["tasks"]
+            self._dense(row, parsed)
 
-    def mean(v: list[Any]) -> float:
-        return float(np.mean(v)) if v else 0.0
+    def _dialogue(self, row: Mapping[str, Any]) -> None:
+        tally = self.tallies["dialogue"]
+        size = self.store.image_size(str(row["scene"]))
+        history: list[Turn] = []
+        correct = []
+        for turn in row.get("turns", []):
+            q = _query(row, self.reasoner, str(turn["question"]), tuple(history), {**turn, "task": "dialogue"},
+                       self.store)
+            parsed = _ask(self.reasoner, q, tally, size)
+            if not parsed.ok:
+                tally.failures["turns"][_failure_code(parsed.failure)] += 1
+            ok = parsed.ok and exact_match(parsed.answer, str(turn["answer"]))
+            correct.append(ok)
+            history.append(Turn(str(turn["question"]), parsed.answer if parsed.ok else ""))
+        tally.values["turn"] += correct
+        tally.values["dialogue"].append(all(correct))
 
-    g = tallies["grounding"].values["iou"]
-    tasks["grounding"] = {"n": len(g), "acc@0.25": grounding_accuracy(g, 0.25), "acc@0.5": grounding_accuracy(g, 0.5),
-                          "mean_iou": mean(g)}
-    qa = tallies["qa"].values
-    tasks["qa"] = {"n": len(qa["em"]), "em": mean(qa["em"]),
-                   "em_by_type": {k.split("/", 1)[1]: mean(v) for k, v in sorted(qa.items()) if k.startswith("em/")}}
-    cap = caption_scores(*caption_pairs)
-    tasks["object_caption"] = {"n": len(caption_pairs[0]), "bleu4": cap["bleu4"], "cider": cap["cider"]}
-    if dense[0]:
-        dcap = caption_scores(dense[0], dense[1])
-        per = dcap["cider_per_sample"]
-        assert isinstance(per, list)
-        cider_at = mean([c if hit else 0.0 for c, hit in zip(per, dense[2], strict=True)])
-    else:
+    def _grounding(self, row: Mapping[str, Any], parsed: ParsedReply, tally: _Tally) -> None:
+        truth = Box3D.from_dict(row["box"])
+        box, error, _ = _grounded_box(parsed, self.store, str(row["scene"]))
+        if error is not None and parsed.ok:
+            tally.failures["grounding"][_failure_code(error)] += 1
+        tally.values["iou"].append(iou_3d(box, truth) if box is not None else 0.0)
+        if len(self.picture_paths) < self.pictures:
+            pic = _draw(self.store, row, truth, box, self.out / "pictures")
+            if pic is not None:
+                self.picture_paths.append(pic)
+
+    def _dense(self, row: Mapping[str, Any], parsed: ParsedReply) -> None:
+        preds = [(o.box_3d, o.caption) for o in (parsed.objects if parsed.ok else ()) if o.box_3d is not None]
+        truths = row.get("objects", [])
+        try:
+            gt_boxes = [Box3D.from_dict(t["box"]) for t in truths]
+        except BoxError as exc:
+            raise ValueError(f"row {row['id']}: bad ground-truth box: {exc}") from exc
+        matches = match_boxes([p[0] for p in preds], gt_boxes, 0.5)
+        for t, m in zip(truths, matches, strict=True):
+            self.dense[0].append(preds[m][1] if m is not None else "")
+            self.dense[1].append([str(r) for r in t.get("references", [])])
+            self.dense[2].append(m is not None)
+
+    def task_metrics(self) -> dict[str, Any]:
+        """The per-task figures of everything asked so far."""
+        def mean(v: list[Any]) -> float:
+            return float(np.mean(v)) if v else 0.0
+
+        tasks: dict[str, Any] = {}
+        g = self.tallies["grounding"].values["iou"]
+        tasks["grounding"] = {"n": len(g), "acc@0.25": grounding_accuracy(g, 0.25),
+                              "acc@0.5": grounding_accuracy(g, 0.5), "mean_iou": mean(g)}
+        qa = self.tallies["qa"].values
+        tasks["qa"] = {"n": len(qa["em"]), "em": mean(qa["em"]),
+                       "em_by_type": {k.split("/", 1)[1]: mean(v) for k, v in sorted(qa.items())
+                                      if k.startswith("em/")}}
+        cap = caption_scores(*self.caption_pairs)
+        tasks["object_caption"] = {"n": len(self.caption_pairs[0]), "bleu4": cap["bleu4"], "cider": cap["cider"]}
         cider_at = 0.0
-    tasks["dense_caption"] = {"n_objects": len(dense[0]), "cider@0.5iou": cider_at, "recall@0.5iou": mean(dense[2])}
-    d = tallies["dialogue"].values
-    tasks["dialogue"] = {"n_dialogues": len(d["dialogue"]), "n_turns": len(d["turn"]), "turn_accuracy": mean(d["turn"]),
-                         "dialogue_accuracy": mean(d["dialogue"])}
-    p = tallies["plan"].values
-    tasks["plan"] = {"n": len(p["em"]), "em": mean(p["em"]), "step_accuracy": mean(p["steps"])}
-    for t in TASKS:
-        tasks[t]["failures"] = {k: dict(v) for k, v in tallies[t].failures.items()}
-        times = tallies[t].reply_s
-        tasks[t]["reply_ms_p50"] = round(1000 * float(np.median(times)), 3) if times else 0.0
-    report["seconds"] = round(time.monotonic() - t_start, 2)
+        if self.dense[0]:
+            per = caption_scores(self.dense[0], self.dense[1])["cider_per_sample"]
+            assert isinstance(per, list)
+            cider_at = mean([c if hit else 0.0 for c, hit in zip(per, self.dense[2], strict=True)])
+        tasks["dense_caption"] = {"n_objects": len(self.dense[0]), "cider@0.5iou": cider_at,
+                                  "recall@0.5iou": mean(self.dense[2])}
+        d = self.tallies["dialogue"].values
+        tasks["dialogue"] = {"n_dialogues": len(d["dialogue"]), "n_turns": len(d["turn"]),
+                             "turn_accuracy": mean(d["turn"]), "dialogue_accuracy": mean(d["dialogue"])}
+        p = self.tallies["plan"].values
+        tasks["plan"] = {"n": len(p["em"]), "em": mean(p["em"]), "step_accuracy": mean(p["steps"])}
+        for t in TASKS:
+            tasks[t]["failures"] = {k: dict(v) for k, v in self.tallies[t].failures.items()}
+            times = self.tallies[t].reply_s
+            tasks[t]["reply_ms_p50"] = round(1000 * float(np.median(times)), 3) if times else 0.0
+        return tasks
+
+
+def evaluate(data: Path, split: str, reasoner: SceneReasoner, out: Path, pictures: int = 8,
+             limit: int | None = None) -> dict[str, Any]:
+    """Run ``reasoner`` over ``split`` of the dataset at ``data``; writes and returns the report."""
+    rows = read_rows(data, split)[:limit]
+    run = _Run(reasoner, SceneStore(data), out, pictures)
+    t_start = time.monotonic()
+    for row in rows:
+        run.row(row)
+    report: dict[str, Any] = {"schema": SCHEMA, "reasoner": reasoner.name, "split": split, "data": str(data),
+                              "rows": len(rows), "tasks": run.task_metrics(), "pictures": run.picture_paths,
+                              "seconds": round(time.monotonic() - t_start, 2)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     (out / "report.md").write_text(report_markdown(report))
