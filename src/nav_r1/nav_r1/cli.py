@@ -12,13 +12,10 @@
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import signal
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from nav_r1.control.config import ControlConfig
 from nav_r1.graph import LAUNCH_ARGUMENTS, build_graph, parse_arguments
@@ -28,28 +25,15 @@ from nav_r1.nodes.obstacle_node import ObstacleNodeConfig
 from nav_r1.nodes.reasoning_node import NodeConfig
 from nav_r1.reasoning import ReasoningConfig
 from nav_r1.scene.cli import SCENE_COMMANDS
-from r1_core.graph import add_options
 from r1_core.params import ParamError, markdown_table
-from r1_core.runner import Graph, up
+from r1_core.runner import up_main
 from r1_sim.bridge_node import BridgeConfig
 from stereo_adapter.node import StereoNodeConfig
 
 
 def _up(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="nav-r1 up", description="Start the node graph (same as robot.launch.py).")
-    add_options(parser, LAUNCH_ARGUMENTS)
-    parser.add_argument("--run-dir", type=Path, default=Path("runs") / time.strftime("up-%Y%m%d-%H%M%S"),
-                        help="Where the nodes' parameter files go")
-    ns = parser.parse_args(argv)
-    values = {a.name: getattr(ns, a.name) for a in LAUNCH_ARGUMENTS}
-    try:
-        specs = build_graph(values)
-    except ParamError as exc:
-        print(f"nav-r1 up: {exc}", file=sys.stderr)
-        return 2
-    graph = Graph(specs, namespace=values["namespace"], log_level=values["log_level"], run_dir=ns.run_dir,
-                  log_to_files=False)
-    return up(graph, "nav-r1 up")
+    return up_main(argv, prog="nav-r1 up", description="Start the node graph (same as robot.launch.py).",
+                   arguments=LAUNCH_ARGUMENTS, build=build_graph, run_prefix="up")
 
 
 def parameter_sections() -> list[tuple[str, type]]:

@@ -7,6 +7,7 @@ launch_ros does) and remappings that the launch files (``r1_core.ros.launch_node
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib.metadata
 import os
@@ -16,14 +17,15 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import yaml
 
-from r1_core.graph import EXIT_TAIL_LINES, NodeSpec, exit_reason
+from r1_core.graph import EXIT_TAIL_LINES, LaunchArgument, NodeSpec, add_options, exit_reason
+from r1_core.params import ParamError
 
 
 def entry_point(package: str, executable: str) -> str:
@@ -253,3 +255,22 @@ def up(graph: Graph, prog: str, err: IO[str] | None = None) -> int:
     if others:
         print(f"{prog}: stopped {others}", file=err, flush=True)
     return 0 if code == 0 else 1
+
+
+def up_main(argv: Sequence[str], *, prog: str, description: str, arguments: Sequence[LaunchArgument],
+            build: Callable[[Mapping[str, str]], list[NodeSpec]], run_prefix: str) -> int:
+    """``nav-r1 up`` / ``vla-r1 up``: the launch arguments as options, the graph built and run by :func:`up`."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    add_options(parser, arguments)
+    parser.add_argument("--run-dir", type=Path, default=Path("runs") / time.strftime(f"{run_prefix}-%Y%m%d-%H%M%S"),
+                        help="Where the nodes' parameter files go")
+    ns = parser.parse_args(list(argv))
+    values = {a.name: getattr(ns, a.name) for a in arguments}
+    try:
+        specs = build(values)
+    except ParamError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    graph = Graph(specs, namespace=values["namespace"], log_level=values["log_level"], run_dir=ns.run_dir,
+                  log_to_files=False)
+    return up(graph, prog)

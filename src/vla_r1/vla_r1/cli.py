@@ -5,33 +5,16 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
 
-from r1_core.graph import add_options
-from r1_core.params import ParamError
-from r1_core.runner import Graph, up
+from r1_core.runner import up_main
 from vla_r1.graph import ARM_ARGUMENTS, build_arm_graph
 
 
 def _up(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="vla-r1 up", description="Start the arm's node graph (as arm.launch.py).")
-    add_options(parser, ARM_ARGUMENTS)
-    parser.add_argument("--run-dir", type=Path, default=Path("runs") / time.strftime("arm-%Y%m%d-%H%M%S"),
-                        help="Where the nodes' parameter files go")
-    ns = parser.parse_args(argv)
-    values = {a.name: getattr(ns, a.name) for a in ARM_ARGUMENTS}
-    try:
-        specs = build_arm_graph(values)
-    except ParamError as exc:
-        print(f"vla-r1 up: {exc}", file=sys.stderr)
-        return 2
-    graph = Graph(specs, namespace=values["namespace"], log_level=values["log_level"], run_dir=ns.run_dir,
-                  log_to_files=False)
-    return up(graph, "vla-r1 up")
+    return up_main(argv, prog="vla-r1 up", description="Start the arm's node graph (as arm.launch.py).",
+                   arguments=ARM_ARGUMENTS, build=build_arm_graph, run_prefix="arm")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
