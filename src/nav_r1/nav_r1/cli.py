@@ -5,6 +5,8 @@
     nav-r1 replay BAG --report DIR                               evaluate a recorded run
     nav-r1 record --output BAG [topics]                          record a live run
     nav-r1 params                                                the parameter tables (Markdown)
+    nav-r1 data --out DIR [--robot dog --episodes N --seed S]    record Nav-CoT data with the sim expert
+    nav-r1 train {sft,grpo} --data DIR --model PATH --out CKPT    fine-tune a Qwen2.5-VL (TRL)
 """
 
 from __future__ import annotations
@@ -103,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``nav-r1``."""
     args = list(sys.argv[1:] if argv is None else argv)
     _exit_on_sigterm()
-    commands = {"up": _up, "sim": _sim, "replay": _replay, "record": _record, "params": _params}
+    commands = {"up": _up, "sim": _sim, "replay": _replay, "record": _record, "params": _params,
+                "data": _data, "train": _train}
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if args else 2
@@ -116,6 +119,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nav-r1: unknown command '{args[0]}'{hint}; one of {', '.join(commands)}", file=sys.stderr)
         return 2
     return cmd(args[1:])
+
+
+def _data(argv: Sequence[str]) -> int:
+    from nav_r1.data.cli import data_main
+
+    return data_main(argv)
+
+
+def _train(argv: Sequence[str]) -> int:
+    from nav_r1.train.cli import train_main
+
+    return train_main(argv)
 
 
 def _replay(argv: Sequence[str]) -> int:
