@@ -10,6 +10,7 @@ import pytest
 
 from nav_r1.rewards import (
     MAX_REPLY_CHARS,
+    action_match_reward,
     affordance_reward,
     endpoint_reward,
     format_reward,
@@ -77,6 +78,16 @@ def test_navigation_reward_stop_and_failures() -> None:
     assert navigation_reward("x" * (MAX_REPLY_CHARS + 1), (0, 0, 0), [[0, 0]], (1, 0)) == 0.0
     with pytest.raises(ValueError, match="reference"):
         navigation_reward(FWD, (0, 0, 0), [], (1, 0))
+
+
+def test_action_match_reward() -> None:
+    left = "<think>a</think><action>turn left 30°</action>"
+    assert action_match_reward("<think>b</think><action>turn left 30 degrees</action>", left) == 1.0
+    assert action_match_reward("<think>b</think><action>turn right 30°</action>", left) == 0.0
+    # The navigation reward alone cannot tell the two turns apart (same positions).
+    r = [navigation_reward(t, (0, 0, 0), [[0, 0], [0, 0]], (1, 0)) for t in (left, left.replace("left", "right"))]
+    assert r[0] == r[1]
+    assert action_match_reward("no action", left) == 0.0
 
 
 def test_path_and_endpoint_rewards() -> None:

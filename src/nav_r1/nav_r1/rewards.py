@@ -136,6 +136,21 @@ def navigation_reward(
     return path_reward(path, ref, k) + endpoint_reward(path[-1], g, k)
 
 
+def action_match_reward(text: str, target: str) -> float:
+    """1.0 when the reply's parsed actions equal those of ``target`` (an expert reply), else 0.0.
+
+    Not one of Nav-R1's terms: with one action per reply R_path compares (x, y) positions only, so
+    "turn left" and "turn right" score alike; this exact-match term (like R_ans for answers) tells
+    them apart.  Its GRPO weight is an option of ``nav-r1 train grpo``.
+    """
+    if _too_big(text) or _too_big(target):
+        return 0.0
+    got, want = parse_response(text, _LIMITS), parse_response(target, _LIMITS)
+    if not got.ok or not want.ok or not got.actions:
+        return 0.0
+    return 1.0 if got.actions == want.actions else 0.0
+
+
 def normalise_answer(text: str) -> str:
     """Lower case, punctuation removed, whitespace collapsed (for exact-match answers)."""
     kept = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text.lower())
