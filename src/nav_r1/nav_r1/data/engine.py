@@ -1,11 +1,10 @@
 """The data engine: the privileged sim expert over seeded scenes, recorded as Nav-CoT rows.
 
-Each step is taken exactly as the reasoning node takes it: camera frames go into the node's own
-:class:`~nav_r1.reasoning.ReasoningCore` at the camera rate (which keeps the history frames
-``history_stride_s`` apart), the core builds the :class:`~r1_core.reasoner.Observation`, the expert
-(:class:`r1_sim.expert.ExpertReasoner`, planning on the true map from the true pose) answers it,
-and the core turns the reply into the plan; the robot then executes the parsed actions in the
-MuJoCo simulator with the in-process controller of :mod:`r1_sim.rollout`.  The row stores the
+Each step is taken exactly as the reasoning node takes it (:func:`nav_r1.sim_loop.drive_episode`:
+camera frames go into the node's own :class:`~nav_r1.reasoning.ReasoningCore`, which builds the
+:class:`~r1_core.reasoner.Observation`); the expert (:class:`r1_sim.expert.ExpertReasoner`,
+planning on the true map from the true pose) answers it, and the robot executes the parsed
+actions in the MuJoCo simulator with the in-process controller of :mod:`r1_sim.rollout`.  The row stores the
 observation's images, the reply as ``target`` and the pose, goal and paths the rewards need.
 
 The chain-of-thought in ``target`` is the expert's templated text: it states facts the expert
@@ -37,14 +36,14 @@ from tqdm import tqdm
 from nav_r1.data.rows import SPLITS, NavCotRow
 from nav_r1.parse import parse_response
 from nav_r1.plan import actions_to_poses
-from nav_r1.reasoning import ReasoningConfig, ReasoningCore
+from nav_r1.reasoning import ReasoningConfig
+from nav_r1.sim_loop import LoopConfig, Step, drive_episode
 from r1_core.params import ParamError, param, validate_params
 from r1_core.reasoner import Frame, Observation
 from r1_sim.episodes import Episode, generate_episodes, load_episodes
 from r1_sim.expert import ExpertReasoner
 from r1_sim.navmap import NavMap
 from r1_sim.robots import SIM_ROBOTS, robot_profile
-from r1_sim.rollout import execute_action
 from r1_sim.scene import Scene, generate_scene
 from r1_sim.world import SimConfig, Simulator
 
@@ -105,29 +104,9 @@ def record_episode(
     on_row: RowHook | None = None,
 ) -> EpisodeRecord:
     """Run the expert through one episode as the node would, writing images under ``root/images``."""
-    flies = robot_profile(episode.robot).flies
-    node_cfg = ReasoningConfig(history_size=cfg.history_size, history_stride_s=cfg.history_stride_s,
-                               action_space="uav" if flies else "nav")
-    core = ReasoningCore(node_cfg)
-    core.set_instruction(episode.instruction, 0.0)
     expert = ExpertReasoner(scene, navmap, episode, actions_per_reply=cfg.max_actions)
-    sim.reset(episode.start)
-    period = 1.0 / cfg.camera_hz
-    next_frame = [0.0]
-    last_stamp = [-1.0]
-
-    def camera(force: bool = False) -> None:
-        t = sim.time
-        if not force and t + 1e-9 < next_frame[0]:
-            return
-        if t == last_stamp[0]:
-            return
-        rgb, _ = sim.render_rgbd()
-        core.on_frame(Frame(rgb, None, t))
-        last_stamp[0] = t
-        while next_frame[0] <= t + 1e-9:
-            next_frame[0] += period
-
+    loop = LoopConfig(history_size=cfg.history_size, history_stride_s=cfg.history_stride_s,
+                      camera_hz=cfg.camera_hz, max_replies=cfg.max_replies, max_time_s=math.inf)
     paths: dict[float, str] = {}  # frame stamp -> image path (stamps rise within an episode)
 
     def image_path(frame: Frame) -> str:
@@ -139,39 +118,29 @@ def record_episode(
 
     rec = EpisodeRecord(episode.episode_id, episode.scene)
     reference = np.asarray(episode.reference_path, dtype=np.float64)[:, :2]
-    for step in range(cfg.max_replies):
-        camera(force=True)
-        t = sim.time
-        pose = sim.pose()
-        core.on_odom(pose, 0.0, t)
-        obs = core.observe(t)
-        reply = expert.infer(obs)
-        core.on_reply(obs, reply, t)
-        parsed = parse_response(reply.text, node_cfg.parse) if reply.ok else None
-        if parsed is None or not parsed.ok:
-            rec.failures += 1
-            break  # the expert only fails when it cannot plan: nothing more to learn here
-        poses = actions_to_poses(pose, parsed.actions)
+
+    def on_step(step: Step) -> None:
+        if step.parsed is None:
+            rec.failures += 1  # the expert fails only where it cannot plan: no row
+            return
+        obs, pose = step.observation, step.pose
+        poses = actions_to_poses(pose, step.parsed.actions)
         expert_path = np.array([(p.x, p.y) for p in poses] or [(pose.x, pose.y)], dtype=np.float64)
-        frames = [*obs.history, obs.frame]
         row = NavCotRow(
-            id=f"{episode.episode_id}-{step:04d}", instruction=obs.instruction,
-            history_images=tuple(image_path(f) for f in frames), action_space=expert.action_space,
-            target=reply.text, episode_id=episode.episode_id, scene=episode.scene, robot=episode.robot,
-            step=step, pose=pose, goal=(float(episode.goal_xy[0]), float(episode.goal_xy[1])),
-            reference_path=reference, expert_path=expert_path, history_size=cfg.history_size,
-            max_actions=cfg.max_actions,
+            id=f"{episode.episode_id}-{step.index:04d}", instruction=obs.instruction,
+            history_images=tuple(image_path(f) for f in (*obs.history, obs.frame)),
+            action_space=expert.action_space, target=step.response.text, episode_id=episode.episode_id,
+            scene=episode.scene, robot=episode.robot, step=step.index, pose=pose,
+            goal=(float(episode.goal_xy[0]), float(episode.goal_xy[1])), reference_path=reference,
+            expert_path=expert_path, history_size=cfg.history_size, max_actions=cfg.max_actions,
         )
         rec.rows.append(row)
         if on_row is not None:
             on_row(row, obs)
-        if any(a.kind == "stop" for a in parsed.actions):
-            rec.stopped = True
-            break
-        for action in parsed.actions:
-            execute_action(sim, action, camera)
-    end = sim.pose()
-    rec.final_distance_m = float(math.hypot(end.x - episode.goal_xy[0], end.y - episode.goal_xy[1]))
+
+    result = drive_episode(sim, episode, expert, loop, on_step)
+    rec.stopped = result.stopped
+    rec.final_distance_m = result.final_distance(episode.goal_xy)
     return rec
 
 
