@@ -27,13 +27,15 @@ def data_main(argv: Sequence[str]) -> int:
     parser.add_argument("--height", type=int, default=d.height, help="Camera height [px]")
     parser.add_argument("--min-length", type=float, default=d.min_length_m, help="Shortest episode [m]")
     parser.add_argument("--max-length", type=float, default=d.max_length_m, help="Longest episode [m]")
+    parser.add_argument("--cot", choices=("full", "brief"), default=d.cot,
+                        help="Chain-of-thought in targets: the expert's full text or its decision sentence")
     parser.add_argument("--force", action="store_true", help="Replace an existing --out folder")
     parser.add_argument("--no-progress", action="store_true", help="No progress bar")
     ns = parser.parse_args(list(argv))
     try:
         cfg = DataConfig(robot=ns.robot, episodes=ns.episodes, seed=ns.seed, episodes_per_scene=ns.episodes_per_scene,
                          rooms=ns.rooms, width=ns.width, height=ns.height, min_length_m=ns.min_length,
-                         max_length_m=ns.max_length)
+                         max_length_m=ns.max_length, cot=ns.cot)
         command = "nav-r1 data " + " ".join(argv)
         counts = build_dataset(ns.out, cfg, episodes_file=ns.episodes_file, force=ns.force,
                                progress=not ns.no_progress, command=command)

@@ -22,6 +22,7 @@ import collections
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -70,6 +71,9 @@ class DataConfig:
     # The node's prompt asks for one action per reply (NavPrompt's default).
     max_actions: int = param(1, "Actions per expert reply (what the prompt asks for)", min=1, max=8)
     max_replies: int = param(200, "Most replies per episode", min=1)
+    # brief keeps only the expert's decision sentence (small models and CPU benchmarks generate less).
+    cot: str = param("full", "Chain-of-thought in targets: full expert text or brief (decision only)",
+                     choices=("full", "brief"))
     val_fraction: float = param(0.1, "Share of scenes held out for validation", min=0.0, max=0.5)
     test_fraction: float = param(0.1, "Share of scenes held out for test", min=0.0, max=0.5)
 
@@ -92,6 +96,19 @@ class EpisodeRecord:
 
 
 RowHook = Callable[[NavCotRow, Observation], None]
+
+
+_SENTENCE_END = re.compile(r"(?<=\.)\s+")
+_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+
+
+def brief_cot(text: str) -> str:
+    """The reply with only the last sentence of its think block (the expert's decision and why)."""
+    m = _THINK.search(text)
+    if m is None:
+        return text
+    last = _SENTENCE_END.split(m.group(1).strip())[-1]
+    return text[: m.start(1)] + last + text[m.end(1):]
 
 
 def _save_png(rgb: np.ndarray, path: Path) -> None:
@@ -129,7 +146,8 @@ def record_episode(
         row = NavCotRow(
             id=f"{episode.episode_id}-{step.index:04d}", instruction=obs.instruction,
             history_images=tuple(image_path(f) for f in (*obs.history, obs.frame)),
-            action_space=expert.action_space, target=step.response.text, episode_id=episode.episode_id,
+            action_space=expert.action_space, episode_id=episode.episode_id,
+            target=brief_cot(step.response.text) if cfg.cot == "brief" else step.response.text,
             scene=episode.scene, robot=episode.robot, step=step.index, pose=pose,
             goal=(float(episode.goal_xy[0]), float(episode.goal_xy[1])), reference_path=reference,
             expert_path=expert_path, history_size=cfg.history_size, max_actions=cfg.max_actions,
@@ -231,7 +249,8 @@ def dataset_card(cfg: DataConfig, records: Sequence[EpisodeRecord], splits: dict
         "**The chain-of-thought is templated**, generated from the expert's knowledge: the room it is in, "
         "the goal's room and path distance, a nearby object and the bearing of the next waypoint, then the "
         "action chosen. It is not free-form model reasoning, and it mentions map facts a camera-only model "
-        "has to infer from the images.",
+        "has to infer from the images. With `cot=brief` only the last sentence (the decision and its "
+        "reason) is kept.",
         "",
         "Splits are by scene: no scene appears in two splits.",
         "",
