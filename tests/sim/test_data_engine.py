@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nav_r1.data.engine import DataConfig, build_dataset
+from nav_r1.data.engine import DataConfig, brief_cot, build_dataset
 from nav_r1.data.rows import DatasetError, NavCotRow, load_split, row_prompt
 from nav_r1.parse import parse_response
 from nav_r1.prompt import NavPrompt
@@ -115,3 +115,12 @@ def test_cli_refuses_existing_folder_and_leaves_no_partial(tmp_path: Path) -> No
     with pytest.raises(KeyboardInterrupt):
         build_dataset(tmp_path / "half", bad, on_row=boom, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_brief_cot_keeps_the_decision_sentence() -> None:
+    full = ("<think>I am in the hallway. The desk is 3.5 m away, via the door to the office. The way to the desk "
+            "is 40° to my left, so I turn left.</think><action>turn left 30°</action>")
+    brief = brief_cot(full)
+    assert brief == ("<think>The way to the desk is 40° to my left, so I turn left.</think>"
+                     "<action>turn left 30°</action>")
+    assert format_reward(brief) == 1.0

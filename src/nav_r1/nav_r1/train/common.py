@@ -132,6 +132,8 @@ def load_model(path: Path, opts: TrainOptions) -> PreTrainedModel:
     import torch
 
     check_model_dir(path)
+    if opts.device == "cuda" and not torch.cuda.is_available():
+        raise TrainError("--device cuda: torch sees no CUDA device")
     dtype = torch.bfloat16 if opts.bf16 else torch.float32
     try:
         model: PreTrainedModel = Qwen2_5_VLForConditionalGeneration.from_pretrained(
