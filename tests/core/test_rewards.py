@@ -66,7 +66,7 @@ def test_navigation_reward_hand_computed() -> None:
 def test_navigation_reward_turns_then_moves() -> None:
     # Turn left 90° in three 30° turns, then forward: P̂ ends at (0, 0.25); reference the same.
     text = "<think>t</think><action>turn left 30°, turn left 30°, turn left 30°, move forward 25cm</action>"
-    ref = [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0.25]]
+    ref: list[list[float]] = [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0.25]]
     assert navigation_reward(text, (0, 0, 0), ref, (0, 0.25)) == pytest.approx(2.0)
 
 

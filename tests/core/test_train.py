@@ -12,18 +12,18 @@ import pytest
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
-from transformers import TrainerCallback  # noqa: E402
+from transformers import TrainerCallback
 
-from nav_r1.data.engine import DataConfig, build_dataset  # noqa: E402
-from nav_r1.data.rows import load_split, row_observation  # noqa: E402
-from nav_r1.reasoners import make_reasoner  # noqa: E402
-from nav_r1.reasoning import ReasoningConfig  # noqa: E402
-from nav_r1.train.cli import train_main  # noqa: E402
-from nav_r1.train.common import NavProcessor, TrainOptions, last_complete_checkpoint, load_processor  # noqa: E402
-from nav_r1.train.examples import build_examples  # noqa: E402
-from nav_r1.train.grpo import completion_text, make_navigation_reward, nav_action_match, nav_format  # noqa: E402
-from nav_r1.train.sft import TrainInterruptedError, run_sft  # noqa: E402
-from r1_core.testing.tiny_qwen import tiny_qwen_dir  # noqa: E402
+from nav_r1.data.engine import DataConfig, build_dataset
+from nav_r1.data.rows import load_split, row_observation
+from nav_r1.reasoners import make_reasoner
+from nav_r1.reasoning import ReasoningConfig
+from nav_r1.train.cli import train_main
+from nav_r1.train.common import NavProcessor, TrainOptions, last_complete_checkpoint, load_processor
+from nav_r1.train.examples import build_examples
+from nav_r1.train.grpo import completion_text, make_navigation_reward, nav_action_match, nav_format
+from nav_r1.train.sft import TrainInterruptedError, run_sft
+from r1_core.testing.tiny_qwen import tiny_qwen_dir
 
 
 @pytest.fixture(scope="module")
