@@ -30,8 +30,9 @@ from typing import Any
 from nav_r1 import metrics
 from nav_r1.data.engine import DataConfig, build_dataset, procedural_episodes
 from nav_r1.data.rows import load_split
+from nav_r1.parse import parse_response
 from nav_r1.prompt import SYSTEM_PROMPT, NavPrompt
-from nav_r1.rewards import format_reward, navigation_reward
+from nav_r1.rewards import executed_poses, format_reward, navigation_reward
 from nav_r1.sim_loop import LoopConfig, Step, drive_episode
 from nav_r1.train.common import TrainOptions
 from nav_r1.train.grpo import GrpoOptions, run_grpo
@@ -62,7 +63,7 @@ class Plan:
 
 
 FULL = Plan(train_episodes=16, eval_episodes=20, image=56, sft_steps=60, grpo_steps=5, group=4, gen_tokens=36,
-            hidden=64, layers=2, max_replies=12)
+            hidden=64, layers=2, max_replies=24)
 QUICK = Plan(train_episodes=3, eval_episodes=2, image=56, sft_steps=4, grpo_steps=1, group=2, gen_tokens=16,
              hidden=64, layers=2, max_replies=4)
 
@@ -98,9 +99,6 @@ def evaluate(name: str, reasoner: Reasoner, episodes: list[Any], plan: Plan, *, 
                     text = step.response.text
                     formats.append(format_reward(text))
                     ref = oracle.infer(step.observation)
-                    from nav_r1.parse import parse_response
-                    from nav_r1.rewards import executed_poses
-
                     plan_xy = executed_poses(step.pose, parse_response(ref.text).actions)
                     rewards.append(formats[-1] + navigation_reward(text, step.pose, plan_xy, ep.goal_xy))
 

@@ -111,7 +111,7 @@ def test_ctrl_c_keeps_the_last_complete_checkpoint(setup: tuple[Path, Path, Path
     assert not out.exists() and not list(tmp_path.glob(".ck.partial-*"))
     last = last_complete_checkpoint(tmp_path / "run")
     assert last is not None and last.name == "checkpoint-1"
-    assert (last / "model.safetensors").is_file()
+    _loads_in_reasoning_node(last, data)  # a full fine-tune's checkpoint is a whole model the node loads
 
 
 def test_grpo_with_lora_from_the_sft_checkpoint(setup: tuple[Path, Path, Path], sft_ckpt: Path) -> None:
