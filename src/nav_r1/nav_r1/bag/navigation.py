@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from nav_r1 import metrics
 from nav_r1.bag.traces import BagTraces
 from nav_r1.rewards import endpoint_reward, format_reward, path_reward
+from r1_core.trajectory import discrete_frechet  # noqa: F401  (re-exported: callers import it from here)
 
 
 def _r(v: float) -> float | None:
