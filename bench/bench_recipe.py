@@ -23,7 +23,7 @@ import os
 import shutil
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,8 +145,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/bench_recipe"))
     parser.add_argument("--quick", action="store_true", help="Tiny sizes: a smoke run")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--sft-steps", type=int, default=None, help="Override the plan's SFT steps")
+    parser.add_argument("--grpo-steps", type=int, default=None, help="Override the plan's GRPO steps")
     ns = parser.parse_args()
     plan = QUICK if ns.quick else FULL
+    if ns.sft_steps or ns.grpo_steps:
+        plan = replace(plan, sft_steps=ns.sft_steps or plan.sft_steps, grpo_steps=ns.grpo_steps or plan.grpo_steps)
     import torch
 
     torch.set_num_threads(ns.threads)
