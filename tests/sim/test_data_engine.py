@@ -124,3 +124,20 @@ def test_brief_cot_keeps_the_decision_sentence() -> None:
     assert brief == ("<think>The way to the desk is 40° to my left, so I turn left.</think>"
                      "<action>turn left 30°</action>")
     assert format_reward(brief) == 1.0
+
+
+def test_episodes_file_is_recorded_and_checked(tmp_path: Path) -> None:
+    from r1_core.params import ParamError
+    from r1_sim.episodes import generate_episodes, save_episodes
+    from r1_sim.scene import generate_scene
+
+    scene = generate_scene(5, 2)
+    save_episodes(tmp_path / "eps.json", generate_episodes(scene, 1, 5, "dog", min_length=1.5, max_length=3.0))
+    cfg = DataConfig(width=32, height=32)
+    counts = build_dataset(tmp_path / "ds", cfg, episodes_file=tmp_path / "eps.json", progress=False)
+    assert counts["train"] > 0 and counts["val"] == counts["test"] == 0  # one scene: all train
+    rows = load_split(tmp_path / "ds", "train")
+    assert {r.scene for r in rows} == {scene.name} and rows[-1].target.endswith("<action>stop</action>")
+    with pytest.raises(ParamError, match="another robot"):
+        build_dataset(tmp_path / "ds2", DataConfig(robot="uav"), episodes_file=tmp_path / "eps.json", progress=False)
+    assert not (tmp_path / "ds2").exists()
