@@ -147,6 +147,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--sft-steps", type=int, default=None, help="Override the plan's SFT steps")
     parser.add_argument("--grpo-steps", type=int, default=None, help="Override the plan's GRPO steps")
+    parser.add_argument("--grpo-lr", type=float, default=5e-5, help="GRPO learning rate")
     ns = parser.parse_args()
     plan = QUICK if ns.quick else FULL
     if ns.sft_steps or ns.grpo_steps:
@@ -206,7 +207,7 @@ def main() -> int:
             results.append(evaluate("(b) SFT", model_reasoner(ckpts["sft"], plan), held_out, plan))
             save()
         t = time.perf_counter()
-        ckpts[tag + "grpo"] = run_grpo(opts(tag + "grpo", ckpts[tag + "sft"], plan.grpo_steps, 5e-5, blank), grpo)
+        ckpts[tag + "grpo"] = run_grpo(opts(tag + "grpo", ckpts[tag + "sft"], plan.grpo_steps, ns.grpo_lr, blank), grpo)
         times[tag + "grpo"] = time.perf_counter() - t
         print(f"trained {tag or 'visual '}SFT {times[tag + 'sft']:.0f} s, GRPO {times[tag + 'grpo']:.0f} s",
               flush=True)
