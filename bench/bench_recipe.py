@@ -11,7 +11,7 @@
    mean per-reply reward R_format + R_path + R_end (the reference: the privileged expert's plan from
    the same pose, k = 1).  The expert's own figures are printed as the upper bound (true map).
 
-Run: ``python bench/bench_recipe.py [--out runs/bench_recipe] [--quick]`` (2 CPU cores: ~30 min;
+Run: ``python bench/bench_recipe.py [--out runs/bench_recipe] [--quick]`` (2 CPU cores shared with other jobs: 8-13 min;
 ``--quick`` is a smoke run of a minute or two).
 """
 
@@ -62,7 +62,7 @@ class Plan:
     max_replies: int
 
 
-FULL = Plan(train_episodes=16, eval_episodes=20, image=56, sft_steps=60, grpo_steps=5, group=4, gen_tokens=36,
+FULL = Plan(train_episodes=16, eval_episodes=20, image=56, sft_steps=240, grpo_steps=20, group=4, gen_tokens=36,
             hidden=64, layers=2, max_replies=24)
 QUICK = Plan(train_episodes=3, eval_episodes=2, image=56, sft_steps=4, grpo_steps=1, group=2, gen_tokens=16,
              hidden=64, layers=2, max_replies=4)
