@@ -17,7 +17,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
     ],
-    install_requires=["setuptools", "r1_core", "r1_description", "r1_sim", "stereo_adapter"],
+    install_requires=["setuptools", "r1_core", "r1_description", "r1_sim", "stereo_adapter", "vla_r1"],
     zip_safe=False,
     maintainer="R1 robots maintainers",
     maintainer_email="maintainers@r1-robots.dev",

@@ -8,6 +8,8 @@
     nav-r1 episodes inspect FILE [--gt GT]                       summarise an episode file (ours or VLN-CE)
     nav-r1 evaluate-paths --episodes F --paths P --out DIR       VLN-CE metrics of anyone's trajectories
     nav-r1 scene-data --out DIR / scene-eval --data DIR --reasoner expert --out DIR   3D scene tasks
+    nav-r1 data --out DIR [--robot dog --episodes N --seed S]    record Nav-CoT data with the sim expert
+    nav-r1 train {sft,grpo} --data DIR --model PATH --out CKPT    fine-tune a Qwen2.5-VL (TRL)
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _exit_on_sigterm()
     commands = {"up": _up, "sim": _sim, "replay": _replay, "record": _record, "params": _params,
-                "episodes": _episodes, "evaluate-paths": _evaluate_paths, **SCENE_COMMANDS}
+                "episodes": _episodes, "evaluate-paths": _evaluate_paths, "data": _data, "train": _train,
+                **SCENE_COMMANDS}
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
         return 0 if args else 2
@@ -88,6 +91,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nav-r1: unknown command '{args[0]}'{hint}; one of {', '.join(commands)}", file=sys.stderr)
         return 2
     return cmd(args[1:])
+
+
+def _data(argv: Sequence[str]) -> int:
+    from nav_r1.data.cli import data_main
+
+    return data_main(argv)
+
+
+def _train(argv: Sequence[str]) -> int:
+    from nav_r1.train.cli import train_main
+
+    return train_main(argv)
 
 
 def _replay(argv: Sequence[str]) -> int:

@@ -19,22 +19,14 @@ MAX_CHARS = 1_000_000
 
 
 def nesting_depth(text: str) -> int:
-    """The deepest ``[``/``{`` (and ``(`` as Python-style tuples) nesting outside string literals."""
+    """The deepest ``[``/``{``/``(`` nesting of ``text``, brackets inside string literals included.
+
+    Counting every bracket over-estimates the decoder's depth (never under-estimates it, whatever
+    quotes the text plays with, including the single-to-double quote repair parsers apply).
+    """
     depth = deepest = 0
-    quote = ""
-    escaped = False
     for ch in text:
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-            continue
-        if ch in "\"'":
-            quote = ch
-        elif ch in "[{(":
+        if ch in "[{(":
             depth += 1
             deepest = max(deepest, depth)
         elif ch in "]})":

@@ -72,7 +72,7 @@ def _load_json(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        # Python-style literals: single quotes, tuples.
+        # Python-style literals: single quotes, tuples (the bound above counted every bracket).
         fixed = text.replace("'", '"').replace("(", "[").replace(")", "]")
         return json.loads(fixed)
 

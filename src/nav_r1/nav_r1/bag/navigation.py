@@ -14,9 +14,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from nav_r1.bag.traces import BagTraces
+from nav_r1.rewards import endpoint_reward, format_reward, path_reward
 from r1_core.nav import metrics
-from r1_core.nav.parse import parse_response
-from r1_core.trajectory import discrete_frechet
+from r1_core.trajectory import discrete_frechet  # noqa: F401  (re-exported: callers import it from here)
 
 
 def _r(v: float) -> float | None:
@@ -81,19 +81,23 @@ def navigation_section(bag: BagTraces, success_radius_m: float) -> dict[str, Any
 
 
 def rewards_section(bag: BagTraces, k: float) -> dict[str, Any]:
-    """Nav-R1's GRPO rewards on the run: format (share of well-formed replies), path and endpoint."""
+    """Nav-R1's GRPO rewards on the run: format (mean R_format of the replies), path and endpoint.
+
+    The functions are :mod:`nav_r1.rewards`' (the trainer's); here they score the whole recorded
+    trajectory (resampled every 0.25 m) instead of one reply's plan.
+    """
     replies = [st.raw for _, st in bag.status if st.raw]
     out: dict[str, Any] = {"available": True, "replies": len(replies), "k": k}
-    out["format"] = _r(sum(parse_response(r).ok for r in replies) / len(replies)) if replies else None
+    out["format"] = _r(sum(format_reward(r) for r in replies) / len(replies)) if replies else None
     traj = trajectory(bag)
     goal = _goal(bag)
     if bag.reference_path and len(traj):
         ref = np.asarray(bag.reference_path, dtype=np.float64)
-        out["path"] = _r(math.exp(-k * discrete_frechet(metrics.resample(traj), metrics.resample(ref))))
+        out["path"] = _r(path_reward(metrics.resample(traj), metrics.resample(ref), k))
     else:
         out["path"] = None
     if goal is not None and len(traj):
-        out["endpoint"] = _r(math.exp(-k * float(np.linalg.norm(traj[-1] - np.asarray(goal)))))
+        out["endpoint"] = _r(endpoint_reward(traj[-1], goal, k))
     else:
         out["endpoint"] = None
     if out["format"] is None and out["path"] is None and out["endpoint"] is None:

