@@ -122,3 +122,25 @@ def test_every_node_exits_cleanly_and_control_ends_on_zero(tmp_path, ros_context
     with lock:
         last = cmds[-1]
     assert last == (0.0, 0.0, 0.0), f"last cmd_vel {last}, previous {cmds[-5:]}"
+
+
+def test_a_stop_during_start_up_is_a_clean_exit(tmp_path: Path) -> None:
+    """A graph that stops while a node is still importing (another node failed at once) ends it with 0.
+
+    The signal lands well inside the reasoning node's imports (rclpy, the simulator's expert,
+    transformers' chat templates take seconds): before the early-signal guard it died there with
+    a KeyboardInterrupt traceback and exit -2.
+    """
+    spec = NodeSpec("nav_r1", "reasoning_node", "reasoning_node",
+                    parameters={"backend": "openai:http://127.0.0.1:9/v1"})
+    procs = _start([spec], tmp_path)
+    proc = procs["reasoning_node"]
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=LAUNCH_ESCALATION_S * 4)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err, err[-2000:]

@@ -82,7 +82,9 @@ def command(spec: NodeSpec, namespace: str, log_level: str, params_dir: Path) ->
     """
     try:
         module, _, func = entry_point(spec.package, spec.executable).partition(":")
-        head = [sys.executable, "-c", f"import sys; from {module} import {func} as main; sys.exit(main())"]
+        # The early-signal guard first: a stop during the node's imports is an exit 0, not a traceback.
+        head = [sys.executable, "-c", "import sys; from r1_core.early_signals import install; install(); "
+                f"from {module} import {func} as main; sys.exit(main())"]
     except FileNotFoundError as exc:
         found = ament_executable(spec.package, spec.executable)
         if found is None:

@@ -17,6 +17,7 @@ from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedEx
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
+from r1_core import early_signals
 from r1_core.params import ParamError
 
 FASTDDS_PROFILE = Path(__file__).resolve().parents[1] / "fastdds_profile.xml"
@@ -139,6 +140,8 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None, thr
         with rclpy.init(args=list(args) if args is not None else sys.argv,
                         signal_handler_options=SignalHandlerOptions.NO):
             signals.install()
+            if early_signals.requested():  # asked to stop while the process was still importing
+                return 0
             node: Node | None = None
             executor: Executor | None = None
             try:
