@@ -109,6 +109,17 @@ def _shutdown(node: Node | None, executor: Executor | None) -> bool:
     return ok
 
 
+def _run(node: Node, executor: Executor, signals: _StopOnSignal, main_loop: Callable[[Any], None] | None) -> None:
+    """Spin until a stop: ``main_loop`` in this thread with the executor in another, or the executor here."""
+    if main_loop is not None:
+        threading.Thread(target=_spin_quietly, args=(executor,), name="executor", daemon=True).start()
+        main_loop(node)
+        return
+    signals.interrupt = False  # from here a signal only ends this loop
+    while not signals.stop.is_set() and rclpy.ok():
+        executor.spin_once(timeout_sec=SIGNAL_POLL_S)
+
+
 def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None, threads: int = 4,
              main_loop: Callable[[Any], None] | None = None,
              fatal: tuple[type[Exception], ...] = ()) -> int:
@@ -148,13 +159,7 @@ def run_node(factory: Callable[[], Node], args: Sequence[str] | None = None, thr
                 node = factory()
                 executor = make_executor(node, threads)
                 executor.add_node(node)
-                if main_loop is not None:
-                    threading.Thread(target=_spin_quietly, args=(executor,), name="executor", daemon=True).start()
-                    main_loop(node)
-                else:
-                    signals.interrupt = False  # from here a signal only ends this loop
-                    while not signals.stop.is_set() and rclpy.ok():
-                        executor.spin_once(timeout_sec=SIGNAL_POLL_S)
+                _run(node, executor, signals, main_loop)
             except ParamError as exc:
                 print(f"[error] invalid parameters: {exc}", file=sys.stderr, flush=True)
                 code = 2
