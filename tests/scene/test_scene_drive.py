@@ -130,3 +130,13 @@ def test_service_grounds_a_go_to_through_depth_and_plans_to_it() -> None:
     assert plan.goal.x == pytest.approx(2.0 - CFG.standoff_m, abs=0.1) and abs(plan.goal.y) < 0.1
     answer, plan = ask_and_resolve(service, Question("go to the chair", "c1"), Pose2D(0.0, 0.0, 0.0), CFG)
     assert plan is None and answer.error is not None and answer.error.startswith("no_goal")
+
+
+def test_answer_action_field_is_validated() -> None:
+    from nav_r1.scene.protocol import ProtocolError
+
+    d = json.loads(_answer("go to the chair").to_json())
+    assert d["action"] is None
+    d["action"] = ["navigate"]
+    with pytest.raises(ProtocolError, match="'action'"):
+        Answer.from_json(json.dumps(d))

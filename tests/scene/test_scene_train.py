@@ -94,6 +94,9 @@ def test_sft_then_grpo_on_scene_data_answers_as_a_scene_reasoner(setup: tuple[Pa
     assert info["reward_functions"][:2] == ["format_rewards", "perception_rewards"]
     logged = [json.loads(line) for line in (grpo.with_name("grpo.run") / "log.jsonl").read_text().splitlines()]
     assert any("rewards/perception_rewards/mean" in r for r in logged)
+    if semantic != "0":
+        assert info["reward_functions"] == ["format_rewards", "perception_rewards", "semantic_rewards"]
+        assert any("rewards/semantic_rewards/mean" in r for r in logged)
     # the checkpoint answers through the scene node's reasoner (a transformers backend over it)
     row = read_rows(data, "test")[0]
     rgb = tuple(np.asarray(Image.open(data / p).convert("RGB")) for p in row["images"])
