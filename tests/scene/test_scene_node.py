@@ -1,4 +1,4 @@
-"""scene_node over rclpy on a private domain: frames and odometry in, JSON answers and markers out."""
+"""scene_node over rclpy on a private domain: frames and odometry in, JSON answers, markers and goal plans out."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ PITCH = 0.6  # tilted down: the cube's top is seen at ~25 degrees (lift_box keep
 def test_scene_node_answers_grounds_and_refuses(tmp_path: Path) -> None:
     import rclpy
     from nav_msgs.msg import Odometry
+    from nav_msgs.msg import Path as PathMsg
     from rclpy.executors import MultiThreadedExecutor
     from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import String
@@ -53,7 +54,8 @@ def test_scene_node_answers_grounds_and_refuses(tmp_path: Path) -> None:
     reply = "<think>The red cube.</think><answer>" + json.dumps(
         {"answer": "the red cube", "objects": [{"label": "cube", "view": 0, "box_2d": list(box2d)}]}) + "</answer>"
     replies = tmp_path / "replies.txt"
-    replies.write_text(reply + "\n")
+    no_box = "<think>No chair here.</think><answer>I see no chair</answer>"
+    replies.write_text(f"{reply}\n{reply}\n{no_box}\n")
 
     use_default_dds_profile()
     ctx = rclpy.Context()
@@ -61,10 +63,13 @@ def test_scene_node_answers_grounds_and_refuses(tmp_path: Path) -> None:
     executor = MultiThreadedExecutor(num_threads=4, context=ctx)
     node = SceneNode(context=ctx, cli_args=["--ros-args", "-p", f"reasoner:=scripted:{replies}",
                                             "-p", f"base_T_camera:=[0.0, 0.0, 2.5, 0.0, {PITCH}, 0.0]",
-                                            "-p", "frame_period_s:=0.0"])
+                                            "-p", "frame_period_s:=0.0", "-p", "pose_timeout_s:=30.0",
+                                            "-p", "plan_heartbeat_hz:=20.0"])
     peer = rclpy.create_node("scene_test_peer", context=ctx)
     answers: list[Answer] = []
     markers: list[MarkerArray] = []
+    plans: list[PathMsg] = []
+    peer.create_subscription(PathMsg, "nav_r1/plan", plans.append, RELIABLE_QOS)
     peer.create_subscription(String, "nav_r1/answer", lambda m: answers.append(Answer.from_json(m.data)), RELIABLE_QOS)
     peer.create_subscription(MarkerArray, "nav_r1/grounding", markers.append, RELIABLE_QOS)
     q_pub = peer.create_publisher(String, "nav_r1/question", RELIABLE_QOS)
@@ -127,6 +132,27 @@ def test_scene_node_answers_grounds_and_refuses(tmp_path: Path) -> None:
         cube = next(m for m in markers if len(m.markers) == 3).markers[1]
         assert cube.header.frame_id == "odom"
         assert math.isclose(cube.pose.position.x, a.objects[0].box.center[0], abs_tol=1e-3)
+        # 5. "Go to the red cube": grounded, then a plan in odom from the robot to 0.6 m before the cube.
+        send(110.0, with_odom=True)
+        q_pub.publish(String(data='{"text": "go to the red cube", "conversation_id": "t"}'))
+        wait_for(lambda: len(answers) >= 4, 10.0, "the go-to answer")
+        a = answers[3]
+        assert a.error is None and a.action is not None and a.action["ok"] and a.action["published"], a
+        wait_for(lambda: len(plans) >= 2, 5.0, "the goal plan and a heartbeat")
+        plan = plans[0]
+        assert plan.header.frame_id == "odom" and len(plan.poses) == a.action["poses"]
+        first, last = plan.poses[0].pose, plan.poses[-1].pose
+        assert math.isclose(first.position.x, base_x, abs_tol=1e-6) and abs(first.position.y) < 1e-6
+        assert abs(last.position.x - (a.objects[0].box.min[0] - 0.6)) < 1e-3 and abs(last.position.y) < 0.1
+        assert math.isclose(last.position.x, a.action["goal"]["x"], abs_tol=1e-3)
+        assert plans[1].header.stamp == plan.header.stamp and plans[1].poses == plan.poses  # heartbeat: same plan
+        # 6. "Go to the chair" with no box in the reply: no new plan, an answer that says why.
+        q_pub.publish(String(data='{"text": "go to the chair", "conversation_id": "t"}'))
+        wait_for(lambda: len(answers) >= 5, 10.0, "the refused go-to answer")
+        a = answers[4]
+        assert a.error is not None and a.error.startswith("no_goal") and a.action is not None
+        assert not a.action["ok"] and "I cannot go to the chair" in a.answer
+        assert all(p.poses == plan.poses for p in plans)  # only the first goal's heartbeats
     finally:
         executor.shutdown(timeout_sec=2.0)
         spin.join(timeout=5.0)

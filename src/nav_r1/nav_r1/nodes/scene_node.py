@@ -3,25 +3,33 @@
 A thin rclpy shell around :class:`nav_r1.scene.service.SceneService`: it converts messages, pairs
 each depth frame with the latest colour frame and the odometry pose nearest its stamp, and
 publishes answers (JSON, :class:`nav_r1.scene.protocol.Answer`) and the grounded boxes as a
-``visualization_msgs/MarkerArray`` in the odom frame for RViz.
+``visualization_msgs/MarkerArray`` in the odom frame for RViz. A go-to question ("go to the red
+chair") with a valid grounded box also becomes a ``nav_msgs/Path`` on ``nav_r1/plan`` in the odom
+frame (:mod:`nav_r1.scene.drive`), republished unchanged at ``plan_heartbeat_hz`` for
+``plan_hold_s`` so the control node does not drop it as stale; without a box there is no plan and
+the answer says why (``no_goal:``).
 
 Threads: sensor callbacks run in one mutually exclusive group, questions in another, so a slow
 model never blocks the camera. The memory is guarded by ``_lock``; a sensor callback that finds
 the lock held by a question drops its frame (counted) instead of waiting. Stale input: a depth
-frame with no odometry within ``odom_timeout_s`` of its stamp has no pose and is refused.
+frame with no odometry within ``odom_timeout_s`` of its stamp has no pose and is refused; a go-to
+with no odometry received within ``pose_timeout_s`` has no robot pose and no goal.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from nav_msgs.msg import Odometry
+from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import Odometry, Path
 from numpy.typing import NDArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -31,6 +39,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import Marker, MarkerArray
 
 from nav_r1.control.depth import rpy_matrix
+from nav_r1.scene.drive import DriveConfig, GoalPlan, ask_and_resolve
 from nav_r1.scene.grounding import LiftConfig
 from nav_r1.scene.memory import CameraIntrinsics, Frame, MemoryConfig, SceneMemory
 from nav_r1.scene.protocol import MAX_QUESTION_CHARS, Answer, ProtocolError, Question
@@ -39,12 +48,14 @@ from nav_r1.scene.service import SceneService, ServiceConfig
 from r1_core import topics
 from r1_core.backends import make_backend
 from r1_core.params import ParamError, param, validate_params
+from r1_core.reasoner import Pose2D
 from r1_core.ros.convert import (
     ConversionError,
     camera_info_to_matrix,
     depth_image_to_metres,
     rgb_from_image,
     stamp_to_sec,
+    yaw_to_quaternion,
 )
 from r1_core.ros.node_main import run_node
 from r1_core.ros.params import declare_config
@@ -67,6 +78,13 @@ class SceneNodeConfig:
                                   min=0.0, max=10.0)
     sync_tolerance_s: float = param(0.05, "Largest colour/depth stamp difference paired [s]", min=0.0, max=1.0)
     frame_period_s: float = param(0.5, "Fuse at most one frame per this period [s]", min=0.0, max=60.0)
+    publish_plans: bool = param(True, "Publish a plan on nav_r1/plan for go-to questions with a grounded box")
+    pose_timeout_s: float = param(1.0, "Odometry received longer ago than this gives no robot pose for a goal [s]",
+                                  min=0.01, max=60.0)
+    plan_heartbeat_hz: float = param(2.0, "Republish the current goal plan at this rate (liveness) [Hz]",
+                                     min=0.1, max=50.0)
+    plan_hold_s: float = param(120.0, "Stop republishing a goal plan this long after it was sent [s]",
+                               min=0.0, max=3600.0)
 
     def __post_init__(self) -> None:
         validate_params(self)
@@ -97,6 +115,26 @@ def odom_pose(msg: Odometry) -> NDArray[np.float64] | None:
     out[:3, :3] = Rotation.from_quat(quat).as_matrix()
     out[:3, 3] = xyz
     return out
+
+
+def robot_pose(odom_T_base: NDArray[np.float64]) -> Pose2D:  # noqa: N803 (frame-pair notation)
+    """The planar pose (x, y, yaw, z) of base_link in odom."""
+    yaw = math.atan2(float(odom_T_base[1, 0]), float(odom_T_base[0, 0]))
+    return Pose2D(float(odom_T_base[0, 3]), float(odom_T_base[1, 3]), yaw, float(odom_T_base[2, 3]))
+
+
+def plan_message(plan: GoalPlan, frame_id: str, stamp: Any) -> Path:
+    """A goal plan as the ``nav_msgs/Path`` the control node follows (the reasoning node's form)."""
+    msg = Path()
+    msg.header.frame_id = frame_id
+    msg.header.stamp = stamp
+    for p in plan.poses:
+        ps = PoseStamped()
+        ps.header = msg.header
+        ps.pose.position.x, ps.pose.position.y, ps.pose.position.z = p.x, p.y, p.z
+        ps.pose.orientation = yaw_to_quaternion(p.yaw)
+        msg.poses.append(ps)
+    return msg
 
 
 def markers_for(answer: Answer, frame_id: str, stamp: Any) -> MarkerArray:
@@ -139,6 +177,7 @@ class SceneNode(Node):
         memory_cfg = declare_config(self, MemoryConfig, "memory.")
         service_cfg = declare_config(self, ServiceConfig, "service.")
         lift_cfg = declare_config(self, LiftConfig, "lift.")
+        self.drive_cfg = declare_config(self, DriveConfig, "drive.")
         reasoner = VLMSceneReasoner(make_backend(self.cfg.reasoner))
         self.memory = SceneMemory(memory_cfg)
         self.service = SceneService(reasoner, self.memory, service_cfg, lift=lift_cfg)
@@ -149,7 +188,13 @@ class SceneNode(Node):
         self._intrinsics: CameraIntrinsics | None = None
         self._last_fused = -math.inf
         self.frames_dropped_busy = 0
+        # Written by the odom callback / question callback, read by others: whole-tuple swaps only.
+        self._last_odom: tuple[float, NDArray[np.float64]] | None = None  # (monotonic arrival, odom_T_base)
+        self._goal: tuple[float, Path] | None = None  # (monotonic send time, the plan republished)
         sensors, questions = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
+        self.plan_pub = self.create_publisher(Path, topics.PLAN, RELIABLE_QOS)
+        self.create_timer(1.0 / self.cfg.plan_heartbeat_hz, self._heartbeat,
+                          callback_group=MutuallyExclusiveCallbackGroup())
         self.answer_pub = self.create_publisher(String, topics.ANSWER, RELIABLE_QOS)
         self.marker_pub = self.create_publisher(MarkerArray, topics.GROUNDING, RELIABLE_QOS)
         self.create_subscription(CameraInfo, topics.COLOR_INFO, self._on_info, SENSOR_QOS, callback_group=sensors)
@@ -173,6 +218,7 @@ class SceneNode(Node):
             self.get_logger().error("odometry with a non-finite or non-unit pose dropped", throttle_duration_sec=5.0)
             return
         self._odom.append((stamp_to_sec(msg.header.stamp), pose))
+        self._last_odom = (time.monotonic(), pose)
 
     def _on_color(self, msg: Image) -> None:
         try:
@@ -221,12 +267,30 @@ class SceneNode(Node):
             text = msg.data[:MAX_QUESTION_CHARS] if msg.data.strip() else "(empty)"
             answer = Answer.failure(Question(text), f"bad_question: {exc}")
         else:
+            last = self._last_odom
+            robot = robot_pose(last[1]) if last and time.monotonic() - last[0] <= self.cfg.pose_timeout_s else None
             with self._lock:
-                answer = self.service.ask(question)
+                answer, plan = ask_and_resolve(self.service, question, robot, self.drive_cfg)
+            if plan is not None and answer.action is not None:
+                if self.cfg.publish_plans:
+                    msg = plan_message(plan, self.cfg.odom_frame, self.get_clock().now().to_msg())
+                    self._goal = (time.monotonic(), msg)
+                    self.plan_pub.publish(msg)
+                answer = dataclasses.replace(answer, action={**answer.action, "published": self.cfg.publish_plans})
         self.answer_pub.publish(String(data=answer.to_json()))
         self.marker_pub.publish(markers_for(answer, self.cfg.odom_frame, self.get_clock().now().to_msg()))
         if answer.error:
             self.get_logger().warning(f"answered with an error: {answer.error}", throttle_duration_sec=2.0)
+
+    def _heartbeat(self) -> None:
+        goal = self._goal
+        if goal is None:
+            return
+        if time.monotonic() - goal[0] > self.cfg.plan_hold_s:
+            if self._goal is goal:  # a newer goal may have been set meanwhile
+                self._goal = None
+            return
+        self.plan_pub.publish(goal[1])  # the same stamp and poses: the control node only refreshes its age
 
 
 def main(args: Sequence[str] | None = None) -> int:

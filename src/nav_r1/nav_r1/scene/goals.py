@@ -4,8 +4,9 @@
 the robot's side of the box, ``standoff_m`` from its footprint, facing it. A planning answer
 ("navigate to the kitchen; pick up the item from the fridge; ...") becomes typed
 :class:`PlanStep` s for the navigation and arm nodes; a step that matches no skill fails the whole
-plan with its text, rather than being skipped. Wiring these into the reasoning and arm nodes is
-not done yet (see docs/scene_understanding.md).
+plan with its text, rather than being skipped. :mod:`nav_r1.scene.drive` turns a go-to answer into
+a goal and a plan the scene node publishes; plan steps are only reported in the answer, not yet
+executed in sequence by the navigation and arm nodes (see docs/scene_understanding.md).
 """
 
 from __future__ import annotations

@@ -126,6 +126,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     model: str = ""
+    #: What the robot does about it (:mod:`nav_r1.scene.drive`): a navigation goal and its plan, or plan steps.
+    action: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """The message text."""
@@ -133,7 +135,7 @@ class Answer:
             "question": self.question, "conversation_id": self.conversation_id, "answer": self.answer,
             "reasoning": self.reasoning, "objects": [o.to_dict() for o in self.objects],
             "views_used": list(self.views_used), "timings": {k: round(v, 6) for k, v in self.timings.items()},
-            "error": self.error, "model": self.model,
+            "error": self.error, "model": self.model, "action": self.action,
         })
 
     @classmethod
@@ -160,9 +162,12 @@ class Answer:
         error = d.get("error")
         if error is not None and not isinstance(error, str):
             raise ProtocolError("answer field 'error' must be a string or null")
+        action = d.get("action")
+        if action is not None and not isinstance(action, dict):
+            raise ProtocolError("answer field 'action' must be an object or null")
         return cls(d["question"], d["conversation_id"], d["answer"], str(d.get("reasoning", "")),
                    tuple(GroundedObject.from_dict(o, f"objects[{i}]") for i, o in enumerate(objs)),
-                   tuple(views), {str(k): float(v) for k, v in timings.items()}, error, str(d.get("model", "")))
+                   tuple(views), {str(k): float(v) for k, v in timings.items()}, error, str(d.get("model", "")), action)
 
     @classmethod
     def failure(cls, question: Question, error: str, timings: dict[str, float] | None = None,

@@ -1,4 +1,4 @@
-"""``nav-r1 train sft|grpo``: fine-tune a local Qwen2.5-VL on a ``nav-r1 data`` folder.
+"""``nav-r1 train sft|grpo``: fine-tune a local Qwen2.5-VL on a ``nav-r1 data`` or ``scene-data`` folder.
 
     nav-r1 train sft  --data DIR --model PATH  --out CKPT  [--lora-rank 16 --lora-last-blocks 8]
     nav-r1 train grpo --data DIR --model CKPT  --out CKPT2 [--num-generations 8 --beta 0.02]
@@ -18,7 +18,8 @@ from r1_core.params import ParamError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True, help="Dataset folder made by 'nav-r1 data'")
+    p.add_argument("--data", type=Path, required=True,
+                   help="Dataset folder made by 'nav-r1 data' or 'nav-r1 scene-data' (recognised by its card)")
     p.add_argument("--model", type=Path, required=True, help="Local Qwen2.5-VL checkpoint folder")
     p.add_argument("--out", type=Path, required=True, help="Final checkpoint folder (written when complete)")
     p.add_argument("--run-dir", type=Path, default=None, help="Logs, curves and resumable checkpoints "
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nav-r1 train", description="Fine-tune Qwen2.5-VL with TRL.")
     sub = parser.add_subparsers(dest="kind", required=True)
     _common(sub.add_parser("sft", help="Supervised fine-tuning on the targets (loss on replies only)"))
-    g = sub.add_parser("grpo", help="GRPO with Nav-R1's verifiable rewards")
+    g = sub.add_parser("grpo", help="GRPO with Nav-R1's verifiable rewards (3D-R1's on scene data)")
     _common(g)
     g.add_argument("--num-generations", type=int, default=4, help="Group size G")
     g.add_argument("--max-completion-length", type=int, default=128, help="Generation length [tokens]")
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--format-weight", type=float, default=1.0, help="Weight of R_format")
     g.add_argument("--navigation-weight", type=float, default=1.0, help="Weight of R_path + R_end")
     g.add_argument("--action-weight", type=float, default=0.0, help="Weight of the exact action match")
+    g.add_argument("--perception-weight", type=float, default=1.0,
+                   help="Scene data: weight of the 3D IoU reward (grounding rows)")
+    g.add_argument("--semantic-weight", type=float, default=1.0,
+                   help="Scene data: weight of the answer's embedding similarity (0: no embedding model)")
+    g.add_argument("--embedding-model", default="",
+                   help="Scene data: sentence-transformers folder (default: the bundled all-MiniLM-L6-v2)")
     g.add_argument("--reward-k", type=float, default=1.0, help="Distance scale k of exp(-k d) [1/m]")
     g.add_argument("--use-vllm", action="store_true", help="Generate with vLLM (GPU; TRL's integration)")
     g.add_argument("--vllm-mode", choices=("colocate", "server"), default="colocate")
@@ -90,7 +97,9 @@ def train_main(argv: Sequence[str]) -> int:
             g = GrpoOptions(num_generations=ns.num_generations, max_completion_length=ns.max_completion_length,
                             beta=ns.beta, temperature=ns.temperature, format_weight=ns.format_weight,
                             navigation_weight=ns.navigation_weight, action_weight=ns.action_weight,
-                            reward_k=ns.reward_k, use_vllm=ns.use_vllm, vllm_mode=ns.vllm_mode)
+                            perception_weight=ns.perception_weight, semantic_weight=ns.semantic_weight,
+                            embedding_model=ns.embedding_model, reward_k=ns.reward_k, use_vllm=ns.use_vllm,
+                            vllm_mode=ns.vllm_mode)
             out = run_grpo(opts, g)
     except TrainInterruptedError as exc:
         print(f"nav-r1 train {ns.kind}: {exc}", file=sys.stderr)

@@ -4,8 +4,10 @@ The reward functions adapt :mod:`nav_r1.rewards` to TRL's calling convention (a 
 completions plus the dataset's columns as keyword lists); the formulas live there only.
 Rewards per row: R_format, R_navigation = R_path + R_end (the reply's actions executed from the
 row's ``pose``, compared with the expert's plan from that pose, ``expert_path``, and the episode
-goal), and optionally the exact action match with the expert's reply.  Weights are options;
-Nav-R1's KL coefficient β = 0.02 is the default.
+goal), and optionally the exact action match with the expert's reply.  On a scene dataset
+(``nav-r1 scene-data``) the rewards are 3D-R1's instead: format, perception (3D IoU on grounding
+rows) and semantic similarity (:mod:`nav_r1.train.scene`).  Weights are options; Nav-R1's KL
+coefficient β = 0.02 is the default.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from nav_r1.train.common import (
     prepare_run,
     run_info,
 )
-from nav_r1.train.examples import build_examples, load_rows
+from nav_r1.train.examples import training_dataset
+from nav_r1.train.scene import SceneDataError, scene_reward_functions
 from nav_r1.train.sft import interrupted
 
 LOG = logging.getLogger(__name__)
@@ -48,6 +51,9 @@ class GrpoOptions:
     format_weight: float = 1.0
     navigation_weight: float = 1.0
     action_weight: float = 0.0
+    perception_weight: float = 1.0  # scene data: 3D IoU of the reply's box (grounding rows)
+    semantic_weight: float = 1.0  # scene data: embedding similarity of the answer (other rows)
+    embedding_model: str = ""  # scene data: sentence-transformers folder ("" = the bundled MiniLM)
     reward_k: float = 1.0  # distance scale of exp(-k d)
     use_vllm: bool = False
     vllm_mode: str = "colocate"
@@ -57,7 +63,8 @@ class GrpoOptions:
             raise TrainError(f"--num-generations must be >= 2 (GRPO compares a group), got {self.num_generations}")
         if self.max_completion_length < 1:
             raise TrainError("--max-completion-length must be >= 1")
-        if self.beta < 0 or min(self.format_weight, self.navigation_weight, self.action_weight) < 0:
+        if self.beta < 0 or min(self.format_weight, self.navigation_weight, self.action_weight,
+                                self.perception_weight, self.semantic_weight) < 0:
             raise TrainError("--beta and the reward weights must be >= 0")
         if self.vllm_mode not in ("colocate", "server"):
             raise TrainError(f"--vllm-mode must be colocate or server, got {self.vllm_mode!r}")
@@ -96,14 +103,21 @@ def nav_action_match(completions: Sequence[Any], target: Sequence[str], **_: Any
     return [action_match_reward(completion_text(c), t) for c, t in zip(completions, target, strict=True)]
 
 
-def reward_functions(g: GrpoOptions) -> tuple[list[Any], list[float]]:
-    """The reward functions with non-zero weight and their weights."""
-    funcs = [(nav_format, g.format_weight), (make_navigation_reward(g.reward_k), g.navigation_weight),
-             (nav_action_match, g.action_weight)]
-    kept = [(f, w) for f, w in funcs if w > 0]
-    if not kept:
-        raise TrainError("every reward weight is 0: nothing to optimise")
-    return [f for f, _ in kept], [w for _, w in kept]
+def reward_functions(g: GrpoOptions, task: str = "navigation") -> tuple[list[Any], list[float]]:
+    """The reward functions of the dataset's task with non-zero weight, and their weights."""
+    if task == "scene":
+        try:
+            funcs, weights = scene_reward_functions(g.format_weight, g.perception_weight, g.semantic_weight,
+                                                    g.embedding_model)
+        except SceneDataError as exc:
+            raise TrainError(str(exc)) from None
+    else:
+        nav = [(nav_format, g.format_weight), (make_navigation_reward(g.reward_k), g.navigation_weight),
+               (nav_action_match, g.action_weight)]
+        funcs, weights = [f for f, w in nav if w > 0], [w for _, w in nav if w > 0]
+    if not funcs:
+        raise TrainError(f"every {task} reward weight is 0: nothing to optimise")
+    return funcs, weights
 
 
 def run_grpo(opts: TrainOptions, g: GrpoOptions, callbacks: Sequence[TrainerCallback] = ()) -> Path:
@@ -112,11 +126,8 @@ def run_grpo(opts: TrainOptions, g: GrpoOptions, callbacks: Sequence[TrainerCall
 
     resume = prepare_run(opts)
     processor = load_processor(opts.model)
-    rows = load_rows(opts.data, "train", opts.max_rows)
-    if not rows:
-        raise TrainError(f"dataset '{opts.data}': the train split has no rows")
-    dataset = build_examples(rows, opts.data, blank=opts.blank_images, with_completion=False)
-    funcs, weights = reward_functions(g)
+    dataset, n_rows, task = training_dataset(opts, with_completion=False)
+    funcs, weights = reward_functions(g, task)
     # TRL needs the generation batch (batch x accumulation) to be a multiple of the group size.
     batch = max(opts.batch_size, g.num_generations)
     batch -= batch % g.num_generations
@@ -140,7 +151,7 @@ def run_grpo(opts: TrainOptions, g: GrpoOptions, callbacks: Sequence[TrainerCall
         raise interrupted(opts) from None
     if not trainer.is_world_process_zero():
         return opts.out
-    info = run_info("grpo", opts, {"grpo": g.__dict__, "rows": len(rows), "steps": trainer.state.global_step,
+    info = run_info("grpo", opts, {"grpo": g.__dict__, "task": task, "rows": n_rows, "steps": trainer.state.global_step,
                                    "reward_functions": [getattr(f, "__name__", str(f)) for f in funcs],
                                    "resumed_from": str(resume) if resume else None})
     return export_checkpoint(trainer.model, processor, opts.model, opts.out, info, force=opts.force)

@@ -1,4 +1,4 @@
-"""Cold-start supervised fine-tuning on Nav-CoT rows with TRL's ``SFTTrainer`` (loss on the reply only)."""
+"""Cold-start supervised fine-tuning on Nav-CoT (or scene) rows with TRL's ``SFTTrainer`` (loss on the reply only)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from transformers import TrainerCallback
 
 from nav_r1.train.common import (
     CurveLogger,
-    TrainError,
     TrainOptions,
     export_checkpoint,
     last_complete_checkpoint,
@@ -21,7 +20,7 @@ from nav_r1.train.common import (
     prepare_run,
     run_info,
 )
-from nav_r1.train.examples import build_examples, load_rows
+from nav_r1.train.examples import training_dataset
 
 LOG = logging.getLogger(__name__)
 
@@ -44,10 +43,7 @@ def run_sft(opts: TrainOptions, callbacks: Sequence[TrainerCallback] = ()) -> Pa
 
     resume = prepare_run(opts)
     processor = load_processor(opts.model)
-    rows = load_rows(opts.data, "train", opts.max_rows)
-    if not rows:
-        raise TrainError(f"dataset '{opts.data}': the train split has no rows")
-    dataset = build_examples(rows, opts.data, blank=opts.blank_images, with_completion=True)
+    dataset, n_rows, task = training_dataset(opts, with_completion=True)
     dataset = dataset.select_columns(["prompt", "completion", "images"])
     model = load_model(opts.model, opts)
     args = SFTConfig(
@@ -69,6 +65,6 @@ def run_sft(opts: TrainOptions, callbacks: Sequence[TrainerCallback] = ()) -> Pa
         raise interrupted(opts) from None
     if not trainer.is_world_process_zero():
         return opts.out
-    info = run_info("sft", opts, {"rows": len(rows), "steps": trainer.state.global_step,
+    info = run_info("sft", opts, {"task": task, "rows": n_rows, "steps": trainer.state.global_step,
                                   "resumed_from": str(resume) if resume else None})
     return export_checkpoint(trainer.model, processor, opts.model, opts.out, info, force=opts.force)
