@@ -64,7 +64,7 @@ def test_scene_node_answers_grounds_and_refuses(tmp_path: Path) -> None:
     node = SceneNode(context=ctx, cli_args=["--ros-args", "-p", f"reasoner:=scripted:{replies}",
                                             "-p", f"base_T_camera:=[0.0, 0.0, 2.5, 0.0, {PITCH}, 0.0]",
                                             "-p", "frame_period_s:=0.0", "-p", "pose_timeout_s:=30.0",
-                                            "-p", "plan_heartbeat_hz:=20.0"])
+                                            "-p", "plan_heartbeat_hz:=20.0", "-p", "publish_plans:=true"])
     peer = rclpy.create_node("scene_test_peer", context=ctx)
     answers: list[Answer] = []
     markers: list[MarkerArray] = []

@@ -78,7 +78,9 @@ class SceneNodeConfig:
                                   min=0.0, max=10.0)
     sync_tolerance_s: float = param(0.05, "Largest colour/depth stamp difference paired [s]", min=0.0, max=1.0)
     frame_period_s: float = param(0.5, "Fuse at most one frame per this period [s]", min=0.0, max=60.0)
-    publish_plans: bool = param(True, "Publish a plan on nav_r1/plan for go-to questions with a grounded box")
+    # Off by default: the reasoning node publishes on the same topic, and the last plan wins.
+    publish_plans: bool = param(False, "Publish a plan on nav_r1/plan for go-to questions with a grounded box "
+                                "(only while the reasoning node follows no instruction)")
     pose_timeout_s: float = param(1.0, "Odometry received longer ago than this gives no robot pose for a goal [s]",
                                   min=0.01, max=60.0)
     plan_heartbeat_hz: float = param(2.0, "Republish the current goal plan at this rate (liveness) [Hz]",
