@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from nav_r1.prompt import NavPrompt
+from r1_core.backends.transformers_vlm import hf_chat
 from r1_core.reasoner import ChatMessage, Frame, Observation, Pose2D
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -191,23 +192,6 @@ def row_prompt(row: NavCotRow, root: Path, *, blank: bool = False) -> list[ChatM
 
 
 def to_conversation(messages: Sequence[ChatMessage]) -> tuple[list[dict[str, Any]], list[NDArray[np.uint8]]]:
-    """Hugging Face chat form (``{"type": "image"}`` placeholders) and the images in order.
-
-    Built as :class:`~r1_core.backends.transformers_vlm.TransformersVLM` builds its chat (text-only
-    turns as plain strings), so training sees the tokens inference sees.
-    """
-    chat: list[dict[str, Any]] = []
-    images: list[NDArray[np.uint8]] = []
-    for msg in messages:
-        if not msg.images():
-            chat.append({"role": msg.role, "content": msg.text()})
-            continue
-        parts: list[dict[str, Any]] = []
-        for part in msg.content:
-            if isinstance(part, str):
-                parts.append({"type": "text", "text": part})
-            else:
-                parts.append({"type": "image"})
-                images.append(part)
-        chat.append({"role": msg.role, "content": parts})
-    return chat, images
+    """Hugging Face chat form and the images in order, exactly as the transformers backend builds them
+    (:func:`r1_core.backends.transformers_vlm.hf_chat`), so training sees the tokens inference sees."""
+    return hf_chat(messages)

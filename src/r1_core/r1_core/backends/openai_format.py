@@ -11,23 +11,29 @@ from r1_core.reasoner import ChatMessage, ImageArray, Role
 _ROLES: tuple[Role, ...] = ("system", "user", "assistant")
 
 
-def to_openai_messages(
-    messages: Sequence[ChatMessage], encode: Callable[[ImageArray], str] = png_data_url
-) -> list[dict[str, Any]]:
-    """Our chat as OpenAI messages: text-only turns as strings, others as content parts."""
+def chat_dicts(messages: Sequence[ChatMessage], image_part: Callable[[ImageArray], dict[str, Any]]
+               ) -> list[dict[str, Any]]:
+    """Our chat as role/content dicts: text-only turns as strings, others as content parts.
+
+    The common shape of the OpenAI schema and Hugging Face chat templates; ``image_part`` makes the
+    part of each image (a data URL, or a placeholder whose image is collected aside).
+    """
     out: list[dict[str, Any]] = []
     for msg in messages:
         if not msg.images():
             out.append({"role": msg.role, "content": msg.text()})
             continue
-        parts: list[dict[str, Any]] = []
-        for part in msg.content:
-            if isinstance(part, str):
-                parts.append({"type": "text", "text": part})
-            else:
-                parts.append({"type": "image_url", "image_url": {"url": encode(part)}})
+        parts = [{"type": "text", "text": part} if isinstance(part, str) else image_part(part)
+                 for part in msg.content]
         out.append({"role": msg.role, "content": parts})
     return out
+
+
+def to_openai_messages(
+    messages: Sequence[ChatMessage], encode: Callable[[ImageArray], str] = png_data_url
+) -> list[dict[str, Any]]:
+    """Our chat as OpenAI messages: text-only turns as strings, others as content parts."""
+    return chat_dicts(messages, lambda im: {"type": "image_url", "image_url": {"url": encode(im)}})
 
 
 def from_openai_messages(raw: Any, max_images: int = 32) -> list[ChatMessage]:

@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from r1_core.backends.images import fit_image
+from r1_core.backends.openai_format import chat_dicts
 from r1_core.params import param, validate_params
 from r1_core.reasoner import ChatMessage, Response
 
@@ -69,6 +70,19 @@ def find_chat_template(tokenizer: Any, model_dir: str) -> tuple[str, str]:
 
 class BackendLoadError(RuntimeError):
     """A model, tokenizer or image processor could not be loaded (bad path, missing files, ...)."""
+
+
+def hf_chat(messages: Sequence[ChatMessage], prepare: Callable[[np.ndarray], np.ndarray] = lambda im: im
+            ) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
+    """Hugging Face chat form (``{"type": "image"}`` placeholders; text-only turns as plain strings)
+    and the images in order, each through ``prepare``: what inference and training both tokenise."""
+    images: list[np.ndarray] = []
+
+    def placeholder(image: np.ndarray) -> dict[str, Any]:
+        images.append(prepare(image))
+        return {"type": "image"}
+
+    return chat_dicts(messages, placeholder), images
 
 
 @dataclass(frozen=True)
@@ -233,20 +247,7 @@ class TransformersVLM:
 
     def _encode(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
         """Chat template, image features and expanded image-pad tokens, on the model's device."""
-        chat: list[dict[str, Any]] = []
-        images: list[np.ndarray] = []
-        for msg in messages:
-            if not msg.images():
-                chat.append({"role": msg.role, "content": msg.text()})
-                continue
-            parts: list[dict[str, Any]] = []
-            for part in msg.content:
-                if isinstance(part, str):
-                    parts.append({"type": "text", "text": part})
-                else:
-                    parts.append({"type": "image"})
-                    images.append(fit_image(part, self.config.max_image_side))
-            chat.append({"role": msg.role, "content": parts})
+        chat, images = hf_chat(messages, lambda im: fit_image(im, self.config.max_image_side))
         text: str = self._tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         inputs: dict[str, Any] = {}
         if images:
