@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -37,3 +39,18 @@ def repo_root() -> Path | None:
     """The source checkout's root when running from one (editable installs), else None."""
     root = Path(__file__).resolve().parents[3]
     return root if (root / "src" / "r1_core" / "package.xml").is_file() else None
+
+
+def swap_in(tmp: Path, out: Path) -> None:
+    """Put the complete folder ``tmp`` at ``out``; an existing ``out`` is replaced only after that.
+
+    Renames only, so ``out`` is at every moment either the old complete folder or the new one
+    (briefly absent between two renames, never half-written).
+    """
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)

@@ -40,6 +40,7 @@ from nav_r1.reasoning import ReasoningConfig
 from nav_r1.sim_loop import LoopConfig, Step, drive_episode
 from r1_core.nav.parse import parse_response
 from r1_core.params import ParamError, param, validate_params
+from r1_core.paths import swap_in
 from r1_core.reasoner import Frame, Observation
 from r1_sim.episodes import Episode, generate_episodes, load_episodes
 from r1_sim.expert import ExpertReasoner
@@ -311,13 +312,7 @@ def build_dataset(
                 (tmp / f"{s}.jsonl").unlink()
         (tmp / "README.md").write_text(dataset_card(cfg, records, splits, command, source,
                                                     time.perf_counter() - t0), encoding="utf-8")
-        if out.exists():  # --force: swap in the new folder, then drop the old one
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        swap_in(tmp, out)  # --force: the new folder in, then the old one dropped
     except BaseException:
         for f in files.values():
             f.close()

@@ -31,6 +31,7 @@ from transformers import (
 from transformers.processing_utils import ProcessorMixin
 
 from r1_core.backends.transformers_vlm import find_chat_template
+from r1_core.paths import swap_in
 
 LOG = logging.getLogger(__name__)
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -256,15 +257,9 @@ def export_checkpoint(model: Any, processor: NavProcessor, base: Path, out: Path
             if (base / name).is_file() and not (tmp / name).exists():
                 shutil.copy2(base / name, tmp / name)
         (tmp / "nav_r1_training.json").write_text(json.dumps(info, indent=2, default=str))
-        if out.exists():
-            if not force:
-                raise TrainError(f"output '{out}' appeared while training; not overwritten (pass --force)")
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        if out.exists() and not force:
+            raise TrainError(f"output '{out}' appeared while training; not overwritten (pass --force)")
+        swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
