@@ -66,11 +66,29 @@ def recorded_speed(p: Phases, t: float) -> float:
     return min(p.speed, p.accel * (t - start))
 
 
+def write_bag(path: Path, msgs: list[tuple[float, str, object]], storage: str = "mcap") -> None:
+    """Write (time after T0 [s], topic, rclpy message) in time order as a rosbag2 bag, as ours are written."""
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    ts = typestore()
+    writer = Writer(path, version=9, storage_plugin=plugin)
+    writer.open()
+    conns = {}
+    try:
+        for t, topic, msg in sorted(msgs, key=lambda m: m[0]):
+            if topic not in conns:
+                mod = type(msg).__module__.split(".")
+                conns[topic] = writer.add_connection(topic, f"{mod[0]}/msg/{type(msg).__name__}", typestore=ts)
+            writer.write(conns[topic], math.floor((T0 + t) * 1e9), serialize_message(msg))
+    finally:
+        writer.close()
+    if storage == "mcap":
+        for mcap in path.glob("*.mcap"):
+            seal_chunk_crcs(mcap)  # as BagRecorder.close() does
+
+
 def build_phase_bag(path: Path, phases: Phases | None = None, storage: str = "mcap") -> Phases:
     """Write the scripted bag to ``path`` (a new directory) and return its phases."""
     p = phases or Phases()
-    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-    ts = typestore()
     msgs: list[tuple[float, str, object]] = []
 
     def at(t: float, topic: str, msg: object) -> None:
@@ -132,19 +150,5 @@ def build_phase_bag(path: Path, phases: Phases | None = None, storage: str = "mc
         c.clock = sec_to_stamp(T0 + i / 10)
         at(i / 10, "/clock", c)
 
-    msgs.sort(key=lambda m: m[0])
-    writer = Writer(path, version=9, storage_plugin=plugin)
-    writer.open()
-    conns = {}
-    try:
-        for t, topic, msg in msgs:
-            if topic not in conns:
-                mod = type(msg).__module__.split(".")
-                conns[topic] = writer.add_connection(topic, f"{mod[0]}/msg/{type(msg).__name__}", typestore=ts)
-            writer.write(conns[topic], math.floor((T0 + t) * 1e9), serialize_message(msg))
-    finally:
-        writer.close()
-    if storage == "mcap":
-        for mcap in path.glob("*.mcap"):
-            seal_chunk_crcs(mcap)  # as BagRecorder.close() does
+    write_bag(path, msgs, storage)
     return p

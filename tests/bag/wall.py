@@ -17,14 +17,10 @@ import numpy as np
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
-from rclpy.serialization import serialize_message
-from rosbags.rosbag2 import StoragePlugin, Writer
+from phases import T0, write_bag
 
-from nav_r1.bag.mcap_crc import seal_chunk_crcs
-from nav_r1.bag.reader import typestore
 from r1_core.ros.convert import make_camera_info, numpy_to_image, sec_to_stamp, yaw_to_quaternion
 
-T0 = 100.0
 W, H = 160, 120
 K = np.array([[100.0, 0.0, 79.5], [0.0, 100.0, 59.5], [0.0, 0.0, 1.0]])
 
@@ -91,19 +87,5 @@ def build_wall_bag(path: Path, run: WallRun | None = None) -> WallRun:
         ps.pose.orientation = yaw_to_quaternion(0.0)
         plan.poses.append(ps)
     msgs.append((0.02, "/nav_r1/plan", plan))
-    msgs.sort(key=lambda m: m[0])
-    ts = typestore()
-    writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
-    writer.open()
-    conns = {}
-    try:
-        for t, topic, msg in msgs:
-            if topic not in conns:
-                mod = type(msg).__module__.split(".")
-                conns[topic] = writer.add_connection(topic, f"{mod[0]}/msg/{type(msg).__name__}", typestore=ts)
-            writer.write(conns[topic], math.floor((T0 + t) * 1e9), serialize_message(msg))
-    finally:
-        writer.close()
-    for mcap in path.glob("*.mcap"):
-        seal_chunk_crcs(mcap)
+    write_bag(path, msgs)
     return r
