@@ -10,7 +10,8 @@ import pytest
 from scene_world import tiny_frame
 
 from nav_r1.scene.boxes import Box3D
-from nav_r1.scene.drive import DriveConfig, ask_and_resolve, navigation_target, resolve_action, straight_plan
+from nav_r1.scene.director import Drive, SceneDirector
+from nav_r1.scene.drive import DriveConfig, navigation_target, resolve_action, straight_plan
 from nav_r1.scene.memory import SceneMemory
 from nav_r1.scene.procedural import visible_box_2d
 from nav_r1.scene.protocol import Answer, GroundedObject, Question
@@ -124,12 +125,20 @@ def test_service_grounds_a_go_to_through_depth_and_plans_to_it() -> None:
         {"answer": "cube", "objects": [{"label": "cube", "view": 0, "box_2d": list(box)}]}) + "</answer>"
     reasoner = Scripted([reply, "<think>x</think><answer>I see no chair</answer>"])
     service = SceneService(reasoner, memory)
-    answer, plan = ask_and_resolve(service, Question("go to the red cube", "c1"), Pose2D(0.0, 0.0, 0.0), CFG)
+    director = SceneDirector(CFG)
+    robot = Pose2D(0.0, 0.0, 0.0)
+
+    def ask(text: str) -> list[object]:
+        question = Question(text, "c1")
+        return list(director.on_answer(question, service.ask(director.asked(question)), robot, 0.0))
+
+    answer, drive = ask("go to the red cube")
     assert reasoner.questions == ["Find the red cube."]  # asked in the grounding form the data teaches
-    assert answer.question == "go to the red cube" and answer.error is None and plan is not None
-    assert plan.goal.x == pytest.approx(2.0 - CFG.standoff_m, abs=0.1) and abs(plan.goal.y) < 0.1
-    answer, plan = ask_and_resolve(service, Question("go to the chair", "c1"), Pose2D(0.0, 0.0, 0.0), CFG)
-    assert plan is None and answer.error is not None and answer.error.startswith("no_goal")
+    assert isinstance(answer, Answer) and isinstance(drive, Drive) and drive.plan is not None
+    assert answer.question == "go to the red cube" and answer.error is None
+    assert drive.plan.goal.x == pytest.approx(2.0 - CFG.standoff_m, abs=0.1) and abs(drive.plan.goal.y) < 0.1
+    (answer,) = ask("go to the chair")  # no box: an answer that says why, and no Drive
+    assert isinstance(answer, Answer) and answer.error is not None and answer.error.startswith("no_goal")
 
 
 def test_answer_action_field_is_validated() -> None:

@@ -36,6 +36,10 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("obstacles", "inline",
                    "Where depth becomes obstacle points: in the control node (inline) or in obstacle_node's own "
                    "process (process: keeps the frames out of the control loop's process)", ("inline", "process")),
+    LaunchArgument("scene", "false", "Answer nav_r1/question in the reasoning node: scene memory, grounding, go-to "
+                   "goals and plan steps (3D-R1's tasks)", ("true", "false")),
+    LaunchArgument("scene_backend", "", "Scene model when scene is true: empty = the reasoner's own model; "
+                   "transformers:DIR | openai:URL[#model] | scripted:FILE (needed with the simulator expert)"),
     LaunchArgument("sync", "false", "Lock-step the nodes with the simulator (reproducible runs)", ("true", "false")),
     LaunchArgument("params_file", "", "Extra ROS parameter file applied after the robot's own"),
     LaunchArgument("namespace", "", "Namespace for every node (one per robot)"),
@@ -107,6 +111,20 @@ def _params_files(a: Mapping[str, str]) -> list[str]:
     return files
 
 
+def _scene_parameters(a: Mapping[str, str], reasoner: str, files: list[str]) -> dict[str, Any]:
+    """The reasoning node's ``scene.*`` for these arguments; its camera is the control node's ``depth.base_T_camera``."""
+    if a["scene"] != "true":
+        return {}
+    if reasoner.startswith("expert") and not a["scene_backend"]:
+        raise ParamError("launch argument 'scene' = 'true' with the simulator expert needs 'scene_backend' "
+                         "(the expert has no model to answer questions with)")
+    scene: dict[str, Any] = {"enabled": True, "backend": a["scene_backend"]}
+    camera = _control_sections(files, a["namespace"]).get("depth", {}).get("base_T_camera")
+    if camera is not None:
+        scene["base_T_camera"] = [float(v) for v in camera]
+    return {"scene": scene}
+
+
 def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
     """The processes to start for these launch-argument values, in start order."""
     a = parse_arguments(values)
@@ -133,7 +151,8 @@ def build_graph(values: Mapping[str, str]) -> list[NodeSpec]:
     specs.append(NodeSpec(
         "nav_r1", "reasoning_node", "reasoning_node", tuple(files),
         {**common, "backend": reasoner, "episodes_file": a["episodes_file"],
-         "action_space": "uav" if a["robot"] == "uav" else "nav", "sim_sync": sync, "reliable_sensors": sync},
+         "action_space": "uav" if a["robot"] == "uav" else "nav", "sim_sync": sync, "reliable_sensors": sync,
+         **_scene_parameters(a, reasoner, files)},
         role="reasoning",
     ))
     control: dict[str, Any] = {**common, "sim_sync": sync, "reliable_sensors": sync}

@@ -201,6 +201,30 @@ class ReasoningCore:
         status = replace(status, state=state, plan_id=plan_id, stop=stop, failures=self.failures)
         return Outcome(plan_id, poses, status, stop=stop, publish_plan=True)
 
+    def direct(self, label: str, poses: tuple[Pose2D, ...], now: float) -> Outcome:
+        """Drive ``poses`` for a scene question or plan step (empty: hold); supersedes the instruction.
+
+        The instruction is dropped (no inference starts until the next one) and a reply in flight
+        is discarded, so one node publishes one plan: the last of an instruction and a directed goal.
+        """
+        self.instruction = ""
+        self.generation += 1
+        self._history.clear()
+        self._retry_after = -math.inf
+        plan_id = self._plan.plan_id + 1
+        self._plan = _PlanState(plan_id=plan_id, poses=poses, made_at=now, stop=not poses, obs_stamp=now)
+        end = poses[-1] if poses else None
+        actions = (f"goto {end.x:.3f} {end.y:.3f} {end.yaw:.4f}",) if end is not None else ("hold",)
+        status = ReasoningStatus(ReasoningState.DIRECTED, stamp=now, instruction=label, plan_id=plan_id,
+                                 obs_stamp=now, stop=not poses, failures=self.failures, model="scene",
+                                 actions=actions)
+        return Outcome(plan_id, poses, status, stop=not poses, publish_plan=True)
+
+    @property
+    def pose(self) -> Pose2D | None:
+        """The latest odometry pose (None before any)."""
+        return self._pose
+
     def begin_probe(self) -> bool:
         """Claim the model for a health probe; False while a reply (or another probe) is in flight."""
         if self._busy:

@@ -166,6 +166,11 @@ class PromptedReasoner:
         """The backend's model identifier."""
         return self._backend.name
 
+    @property
+    def backend(self) -> VLMBackend:
+        """The VLM backend (shared by the reasoning node's scene questions: one model in memory)."""
+        return self._backend
+
     def infer(self, observation: Observation) -> Response:
         """Build the prompt and generate; prompt errors become failed responses."""
         try:

@@ -27,6 +27,7 @@ class ReasoningState(StrEnum):
     FAILED = "failed"  # the reply failed or did not parse; the plan is unchanged
     HOLDING = "holding"  # the model server is unreachable: an empty plan holds the robot
     RESUMED = "resumed"  # the server answers again
+    DIRECTED = "directed"  # a scene question or plan step set the plan (the instruction is dropped)
 
 
 class StatusError(ValueError):

@@ -13,6 +13,12 @@ the next heartbeat). No callback ever waits for the model: a new instruction is 
 once and the reply in flight is dropped when it arrives; the first inference for the new
 instruction starts after that reply (one model call at a time).
 
+With ``scene.enabled`` the node also answers scene questions (:mod:`nav_r1.nodes.scene_io`):
+their model calls are jobs on the same worker (one model call at a time, one model in memory), and
+a go-to question or a plan step drives the robot through :meth:`ReasoningNode._direct`, which
+replaces the instruction's plan (the core drops the instruction), so ``nav_r1/plan`` has one
+publisher; a new instruction cancels a plan run and takes the robot back.
+
 No message content can end the node: a malformed frame, odometry with NaN or an unusable
 quaternion is logged and dropped.
 """
@@ -34,6 +40,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from nav_r1.nodes.scene_io import SceneConfig, SceneInterface, scene_service
 from nav_r1.reasoners import make_reasoner
 from nav_r1.reasoning import Outcome, ReasoningConfig, ReasoningCore
 from r1_core import topics
@@ -112,8 +119,8 @@ class ReasoningNode(Node):
     #: Callbacks are short (the model runs in the worker): a single-threaded executor.
     executor_kind = "single"
 
-    def __init__(self, reasoner: Reasoner | None = None) -> None:
-        super().__init__("reasoning_node")
+    def __init__(self, reasoner: Reasoner | None = None, **kwargs: Any) -> None:
+        super().__init__("reasoning_node", **kwargs)
         self.cfg = declare_config(self, ReasoningConfig)
         self.node_cfg = declare_config(self, NodeConfig)
         self._lock = threading.Lock()
@@ -143,6 +150,11 @@ class ReasoningNode(Node):
             if self.cfg.health_period_s > 0.0 and callable(getattr(self.reasoner, "health", None)):
                 self.create_timer(self.cfg.health_period_s, self._on_health_timer,
                                   callback_group=MutuallyExclusiveCallbackGroup())
+        self.scene_cfg = declare_config(self, SceneConfig, "scene.")
+        self.scene: SceneInterface | None = None
+        if self.scene_cfg.enabled:
+            self.scene = SceneInterface(self, self.scene_cfg, scene_service(self.scene_cfg, self.reasoner),
+                                        self.node_cfg.odom_frame, self._worker.submit, self._direct)
         self.get_logger().info(f"reasoning with '{self.reasoner.name}' (backend '{self.cfg.backend}')")
 
     def _job_failed(self, exc: Exception) -> None:
@@ -158,6 +170,8 @@ class ReasoningNode(Node):
         if not accepted:
             self.get_logger().warning("ignored a blank instruction")
             return
+        if self.scene is not None:
+            self.scene.cancel("superseded by a new instruction")
         # On the worker, after any infer() in flight: the reasoner is never reset mid-call.
         self._worker.submit(self.reasoner.reset)
         self.get_logger().info(f"new instruction: {msg.data.strip()!r}")
@@ -291,6 +305,14 @@ class ReasoningNode(Node):
         self._publish_status(status.stamped(now))
         published[topics.STATUS] = now
         return published
+
+    def _direct(self, label: str, poses: tuple[Pose2D, ...]) -> None:
+        """A scene goal or plan step (empty: hold) replaces the instruction's plan; any thread."""
+        now = self._now()
+        with self._lock:
+            outcome = self.core.direct(label, poses, now)
+        self.get_logger().info(f"directed plan {outcome.plan_id} for {label!r}: {len(poses)} poses")
+        self._publish_outcome(outcome, now)
 
     def _maybe_heartbeat(self, now: float) -> dict[str, float]:
         if self.cfg.heartbeat_hz <= 0.0 or now - self._last_heartbeat < 1.0 / self.cfg.heartbeat_hz:

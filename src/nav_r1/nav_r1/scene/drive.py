@@ -3,11 +3,11 @@
 :func:`navigation_target` recognises a go-to question. :func:`resolve_action` then reads the
 answer the scene service gave: with a valid grounded box it computes the approach pose
 (:func:`nav_r1.scene.goals.approach_pose`) and a straight-line plan of poses from the robot to it
-(what the scene node publishes on ``nav_r1/plan``, the control node following it with its stop
-zones); without one the answer carries ``no_goal:`` and says why, and there is no plan -- never a
+(what the reasoning node publishes on ``nav_r1/plan``, the control node following it with its
+stop zones); without one the answer carries ``no_goal:`` and says why, and there is no plan -- never a
 made-up goal. Any other answer that reads as a plan ("navigate to the kitchen; pick up the item
-from the fridge; ...") gets its typed steps in ``action`` (:func:`nav_r1.scene.goals.parse_plan`);
-executing them in sequence is not done here. No obstacle-aware path planning: the line is
+from the fridge; ...") gets its typed steps in ``action`` (:func:`nav_r1.scene.goals.parse_plan`),
+which :mod:`nav_r1.scene.execute` runs one at a time. No obstacle-aware path planning: the line is
 guarded only by the control node's stop zones.
 """
 
@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 from nav_r1.scene.boxes import Box3D
 from nav_r1.scene.goals import approach_pose, parse_plan
-from nav_r1.scene.protocol import Answer, Question
-from nav_r1.scene.service import SceneService
+from nav_r1.scene.protocol import Answer
 from r1_core.params import param, validate_params
 from r1_core.reasoner import Pose2D
 
@@ -116,14 +115,5 @@ def resolve_action(answer: Answer, robot: Pose2D | None, cfg: DriveConfig) -> tu
     return dataclasses.replace(answer, action={"kind": "steps", "steps": steps}), None
 
 
-def ask_and_resolve(service: SceneService, question: Question, robot: Pose2D | None,
-                    cfg: DriveConfig) -> tuple[Answer, GoalPlan | None]:
-    """Answer ``question``; a go-to is asked as the grounding question the data teaches ("Find the X.")."""
-    target = navigation_target(question.text)
-    asked = question if target is None else dataclasses.replace(question, text=f"Find the {target}.")
-    answer = service.ask(asked)
-    return resolve_action(dataclasses.replace(answer, question=question.text), robot, cfg)
-
-
-__all__ = ["DriveConfig", "GoalPlan", "ask_and_resolve", "goal_plan", "navigation_target", "resolve_action",
+__all__ = ["DriveConfig", "GoalPlan", "goal_plan", "navigation_target", "resolve_action",
            "straight_plan"]

@@ -5,8 +5,8 @@ the robot's side of the box, ``standoff_m`` from its footprint, facing it. A pla
 ("navigate to the kitchen; pick up the item from the fridge; ...") becomes typed
 :class:`PlanStep` s for the navigation and arm nodes; a step that matches no skill fails the whole
 plan with its text, rather than being skipped. :mod:`nav_r1.scene.drive` turns a go-to answer into
-a goal and a plan the scene node publishes; plan steps are only reported in the answer, not yet
-executed in sequence by the navigation and arm nodes (see docs/scene_understanding.md).
+a goal and a plan the reasoning node drives; :mod:`nav_r1.scene.execute` runs plan steps in order
+(navigation through grounding, pick and place through the arm node).
 """
 
 from __future__ import annotations

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import open3d as o3d
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from nav_r1.scene.boxes import Box3D
-from nav_r1.scene.memory import KeyView
+from nav_r1.scene.memory import KeyView, open3d_module
 from r1_core.params import param, validate_params
 
 
@@ -199,6 +198,7 @@ def lift_box(view: KeyView, box_2d: Any, cloud: NDArray[np.float64] | None = Non
     if cloud is not None and len(cloud):
         pts = np.concatenate([pts, _grow(segment, view, np.asarray(cloud, dtype=float), cfg)])
     # On one grid, so the dense visible part and the sparser far side weigh alike in outlier removal.
+    o3d = open3d_module()
     obj = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts)).voxel_down_sample(cfg.voxel_size_m)
     if len(obj.points) > cfg.outlier_neighbors:
         obj, _ = obj.remove_statistical_outlier(cfg.outlier_neighbors, cfg.outlier_std_ratio)

@@ -16,13 +16,22 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import open3d as o3d
 from numpy.typing import NDArray
 
 from r1_core.params import param, validate_params
+
+if TYPE_CHECKING:  # open3d takes seconds to import: loaded on first use (a node without scene questions never does)
+    import open3d as o3d
+
+
+def open3d_module() -> Any:
+    """The open3d module, imported on first use."""
+    import open3d
+
+    return open3d
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class CameraIntrinsics:
 
     def to_open3d(self) -> o3d.camera.PinholeCameraIntrinsic:
         """The same intrinsics as Open3D's type."""
+        o3d = open3d_module()
         return o3d.camera.PinholeCameraIntrinsic(self.width, self.height, self.fx, self.fy, self.cx, self.cy)
 
 
@@ -193,11 +203,12 @@ class SceneMemory:
     def _backproject(self, frame: Frame, pose: NDArray[np.float64]) -> o3d.geometry.PointCloud:
         depth = np.array(frame.depth, dtype=np.float32, copy=True)
         depth[~np.isfinite(depth) | (depth < self.config.min_depth_m)] = 0.0
-        rgbd = o3d.geometry.RGBDImage.create_from_color_and_depth(
-            o3d.geometry.Image(cast(Any, np.ascontiguousarray(frame.rgb))), o3d.geometry.Image(cast(Any, depth)),
+        geo = open3d_module().geometry
+        rgbd = geo.RGBDImage.create_from_color_and_depth(
+            geo.Image(cast(Any, np.ascontiguousarray(frame.rgb))), geo.Image(cast(Any, depth)),
             depth_scale=1.0, depth_trunc=self.config.max_depth_m, convert_rgb_to_intensity=False)
         # Open3D's extrinsic is camera_T_world.
-        cloud = o3d.geometry.PointCloud.create_from_rgbd_image(rgbd, frame.intrinsics.to_open3d(), np.linalg.inv(pose))
+        cloud = geo.PointCloud.create_from_rgbd_image(rgbd, frame.intrinsics.to_open3d(), np.linalg.inv(pose))
         return cloud.voxel_down_sample(self.config.voxel_size_m)
 
     def _enforce_bounds(self) -> None:
@@ -241,11 +252,11 @@ class SceneMemory:
     def cloud(self) -> o3d.geometry.PointCloud:
         """The fused cloud (odom frame) on the memory's voxel grid (a copy the caller may change)."""
         if self._fused is None:
-            merged = o3d.geometry.PointCloud()
+            merged = open3d_module().geometry.PointCloud()
             for chunk in self._chunks.values():
                 merged += chunk
             self._fused = merged.voxel_down_sample(self.config.voxel_size_m) if len(merged.points) else merged
-        return o3d.geometry.PointCloud(self._fused)
+        return open3d_module().geometry.PointCloud(self._fused)
 
     def points(self) -> NDArray[np.float64]:
         """The fused points, (N, 3) odom frame."""

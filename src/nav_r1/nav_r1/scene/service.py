@@ -1,12 +1,13 @@
 """Answer questions about what the robot has seen: memory -> view selection -> reasoner -> grounding.
 
-The ROS-free core of the scene node. :meth:`SceneService.ask` never raises on message content: a
-question before any frame, a reasoner failure, a malformed reply or a box that cannot be lifted is
-an :class:`Answer` whose ``error`` says what happened; a box is only reported when it was lifted
+The ROS-free core of the reasoning node's question interface (:mod:`nav_r1.nodes.scene_io`).
+:meth:`SceneService.ask` never raises on message content: a question before any frame, a reasoner
+failure, a malformed reply or a box that cannot be lifted is an :class:`Answer` whose ``error``
+says what happened; a box is only reported when it was lifted
 from real depth or given in 3D by the model.
 
 Thread ownership: the memory is written by the sensor callbacks and read here; the node serialises
-both through one mutually exclusive callback group (or a lock), this class does not lock.
+both with a lock (``SceneInterface._memory_lock``); this class does not lock.
 """
 
 from __future__ import annotations
