@@ -35,6 +35,7 @@ class FakeRobot:
         self.rgb_pub = n.create_publisher(Image, "camera/color/image_raw", SENSOR_QOS)
         self.depth_pub = n.create_publisher(Image, "camera/depth/image_raw", SENSOR_QOS)
         self.info_pub = n.create_publisher(CameraInfo, "camera/depth/camera_info", SENSOR_QOS)
+        self.color_info_pub = n.create_publisher(CameraInfo, "camera/color/camera_info", SENSOR_QOS)
         self.instr_pub = n.create_publisher(String, "nav_r1/instruction", RELIABLE_QOS)
         self.joy_pub = n.create_publisher(TwistStamped, "joy_vel", RELIABLE_QOS)
         self.estop_pub = n.create_publisher(Bool, "e_stop", RELIABLE_QOS)
@@ -87,6 +88,7 @@ class FakeRobot:
             stamp = self.node.get_clock().now().nanoseconds * 1e-9
             info = make_camera_info(self.k, 160, 120, "camera_color_optical_frame", stamp)
             self.info_pub.publish(info)
+            self.color_info_pub.publish(info)  # depth is aligned to colour: the same intrinsics
             self.depth_pub.publish(numpy_to_image(self.depth, "32FC1", stamp, "camera_color_optical_frame"))
             self.rgb_pub.publish(numpy_to_image(self.rgb, "rgb8", stamp, "camera_color_optical_frame"))
 

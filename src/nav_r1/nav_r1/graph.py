@@ -112,7 +112,7 @@ def _params_files(a: Mapping[str, str]) -> list[str]:
 
 
 def _scene_parameters(a: Mapping[str, str], reasoner: str, files: list[str]) -> dict[str, Any]:
-    """The reasoning node's ``scene.*`` for these arguments; its camera is the control node's ``depth.base_T_camera``."""
+    """The reasoning node's ``scene.*``; its camera is the control node's ``depth.base_T_camera``."""
     if a["scene"] != "true":
         return {}
     if reasoner.startswith("expert") and not a["scene_backend"]:

@@ -182,7 +182,8 @@ class SceneInterface:
         self._lock = threading.Lock()
         self._memory_lock = threading.Lock()
         self._odom: deque[tuple[float, NDArray[np.float64]]] = deque(maxlen=400)
-        self._color: tuple[float, NDArray[np.uint8]] | None = None
+        self._colors: deque[tuple[float, NDArray[np.uint8]]] = deque(maxlen=8)  # recent (stamp, rgb)
+        self._depth: tuple[float, NDArray[np.float32]] | None = None  # (stamp, metres) waiting for its colour
         self._intrinsics: CameraIntrinsics | None = None
         self._last_fused = -math.inf
         self.frames_dropped_busy = 0
@@ -224,9 +225,11 @@ class SceneInterface:
 
     def _on_color(self, msg: Image) -> None:
         try:
-            self._color = (stamp_to_sec(msg.header.stamp), rgb_from_image(msg))
+            self._colors.append((stamp_to_sec(msg.header.stamp), rgb_from_image(msg)))
         except ConversionError as exc:
             self.node.get_logger().error(f"colour frame dropped: {exc}", throttle_duration_sec=5.0)
+            return
+        self._try_fuse()
 
     def _pose_at(self, t: float) -> NDArray[np.float64] | None:
         best = min(self._odom, key=lambda s: abs(s[0] - t), default=None)
@@ -238,17 +241,32 @@ class SceneInterface:
         t = stamp_to_sec(msg.header.stamp)
         if t - self._last_fused < self.cfg.frame_period_s:
             return
-        color, k = self._color, self._intrinsics
-        if color is None or k is None or abs(color[0] - t) > self.cfg.sync_tolerance_s:
-            self.node.get_logger().warning("depth frame without camera_info or a colour frame at its stamp: "
-                                           "dropped", throttle_duration_sec=5.0)
-            return
         try:
-            depth = depth_image_to_metres(msg)
+            self._depth = (t, depth_image_to_metres(msg))
         except ConversionError as exc:
             self.node.get_logger().error(f"depth frame dropped: {exc}", throttle_duration_sec=5.0)
             return
-        frame = Frame(color[1], depth, k, self._pose_at(t), t)
+        self._try_fuse()
+
+    def _try_fuse(self) -> None:
+        """Fuse the waiting depth frame with the colour frame at its stamp (either may arrive first)."""
+        depth, k = self._depth, self._intrinsics
+        if depth is None:
+            return
+        t = depth[0]
+        color = min(self._colors, key=lambda c: abs(c[0] - t), default=None)
+        if color is None or abs(color[0] - t) > self.cfg.sync_tolerance_s:
+            if self._colors and self._colors[-1][0] > t + self.cfg.sync_tolerance_s:
+                self._depth = None  # colour has moved past its stamp: its frame was lost
+                self.node.get_logger().warning("depth frame without a colour frame at its stamp: dropped",
+                                               throttle_duration_sec=5.0)
+            return  # else its colour frame may still come (a newer depth frame replaces this one)
+        if k is None:
+            self._depth = None
+            self.node.get_logger().warning("RGB-D frame before any camera_info: dropped", throttle_duration_sec=5.0)
+            return
+        self._depth = None
+        frame = Frame(color[1], depth[1], k, self._pose_at(t), t)
         if not self._memory_lock.acquire(blocking=False):
             self.frames_dropped_busy += 1
             return
