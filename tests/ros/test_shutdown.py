@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -144,3 +145,15 @@ def test_a_stop_during_start_up_is_a_clean_exit(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, err[-2000:]
     assert "Traceback" not in err, err[-2000:]
+
+
+def test_the_early_signal_guard_installs_before_any_heavy_import() -> None:
+    """The runner's first statement in a node process imports only the standard library.
+
+    A SIGINT 0.2 s after spawn landed inside NumPy's import (r1_core's package ``__init__`` used to
+    import the reasoner types eagerly) on a loaded machine: a traceback instead of exit 0.
+    """
+    code = ("import sys, r1_core.early_signals; "
+            "print(sorted(m for m in ('numpy', 'rclpy', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
