@@ -3,6 +3,7 @@
     nav-r1 scene-data --out DIR [--scenes 12 --seed 0 ...]          generate the scene dataset
     nav-r1 scene-eval --data DIR --split test --reasoner expert|expert2d|blind --out DIR
     nav-r1 scene-eval --data DIR --reasoner model --backend transformers:/models/3d-r1 --out DIR
+    nav-r1 scene-eval ... --view-scorer clip:/models/clip-vit-base-patch32   views chosen per question
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ def scene_data_main(argv: Sequence[str]) -> int:
 
 def scene_eval_main(argv: Sequence[str]) -> int:
     """Evaluate a reasoner on a split and write report.json/report.md and pictures."""
+    from nav_r1.scene.clip_scorer import VIEW_SCORER_SPECS, make_view_scorer
     from nav_r1.scene.data import read_rows
     from nav_r1.scene.evaluate import SceneStore, evaluate
     from nav_r1.scene.reasoners import BlindReasoner, ExpertReasoner, SceneReasoner, VLMSceneReasoner
+    from nav_r1.scene.service import ServiceConfig
 
     parser = argparse.ArgumentParser(prog="nav-r1 scene-eval", description="Evaluate a scene reasoner.")
     parser.add_argument("--data", type=Path, required=True, help="Dataset directory from nav-r1 scene-data")
@@ -57,8 +60,14 @@ def scene_eval_main(argv: Sequence[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="Report directory")
     parser.add_argument("--pictures", type=int, default=8, help="Grounding pictures to draw")
     parser.add_argument("--limit", type=int, default=None, help="Evaluate only the first N rows")
+    parser.add_argument("--view-scorer", default="", metavar="SPEC",
+                        help="Choose each question's views as the robot does, coverage mixed with this scorer's "
+                             f"relevance, instead of the row's views; one of {', '.join(VIEW_SCORER_SPECS)}")
+    parser.add_argument("--relevance-weight", type=float, default=ServiceConfig.relevance_weight,
+                        help="With --view-scorer: weight of relevance against coverage, in [0, 1]")
     ns = parser.parse_args(list(argv))
     try:
+        scorer = make_view_scorer(ns.view_scorer)
         store = SceneStore(ns.data)
         reasoner: SceneReasoner
         if ns.reasoner == "blind":
@@ -69,7 +78,7 @@ def scene_eval_main(argv: Sequence[str]) -> int:
             reasoner = VLMSceneReasoner(make_backend(ns.backend))
         else:
             reasoner = ExpertReasoner(store.scene, boxes_2d=ns.reasoner == "expert2d")
-        report = evaluate(ns.data, ns.split, reasoner, ns.out, ns.pictures, ns.limit)
+        report = evaluate(ns.data, ns.split, reasoner, ns.out, ns.pictures, ns.limit, scorer, ns.relevance_weight)
     except (ParamError, ValueError, OSError) as exc:
         print(f"nav-r1 scene-eval: {exc}", file=sys.stderr)
         return 2

@@ -2,7 +2,9 @@
 
 Grounded 2D boxes go through exactly what the robot runs: the split's saved RGB-D views are fed to a
 :class:`SceneMemory` frame by frame, and a reply's 2D box is lifted with :func:`lift_box` against
-that memory's key view and fused cloud.
+that memory's key view and fused cloud. The reasoner sees the views the dataset chose for the row,
+or, with a :class:`ViewScorer`, the views the robot's :func:`select_views` picks for each question
+(coverage mixed with the scorer's relevance) from every view of the scene.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from nav_r1.scene.metrics import (
 )
 from nav_r1.scene.protocol import ParsedReply, Turn, parse_scene_reply
 from nav_r1.scene.reasoners import SceneQuery, SceneReasoner
+from nav_r1.scene.service import ServiceConfig
+from nav_r1.scene.views import ViewScorer, select_views
 from r1_sim.scene import Scene
 
 SCHEMA = "nav_r1.scene_eval/1"
@@ -98,6 +102,16 @@ class SceneStore:
             self._memories[name] = (memory, mapping)
         return self._memories[name]
 
+    def question_views(self, name: str, question: str, k: int, scorer: ViewScorer,
+                       relevance_weight: float) -> tuple[tuple[int, ...], str]:
+        """The saved views :func:`select_views` picks for ``question`` among all of the scene's, and its note."""
+        memory, mapping = self.memory(name)
+        saved: dict[int, int] = {}
+        for view, key in mapping.items():  # a key view's image is that of the saved view that started it
+            saved.setdefault(key, view)
+        selection = select_views(memory.points(), memory.key_views(), k, question, scorer, relevance_weight)
+        return tuple(saved[v] for v in selection.view_ids), selection.note
+
     def key_view(self, name: str, view: int) -> KeyView | None:
         """The key view a saved view became (None when unknown)."""
         memory, mapping = self.memory(name)
@@ -118,12 +132,16 @@ class _Tally:
 
 
 def _query(row: Mapping[str, Any], reasoner: SceneReasoner, question: str, history: tuple[Turn, ...],
-           privileged: Mapping[str, Any], store: SceneStore) -> SceneQuery:
+           privileged: Mapping[str, Any], store: SceneStore, views: tuple[int, ...] | None = None) -> SceneQuery:
+    """The reasoner's query: the row's own views, or ``views`` (saved view indices) chosen for the question."""
     info = privileged if getattr(reasoner, "privileged", False) else {
         "task": privileged.get("task"), "qtype": privileged.get("qtype")}
-    views = tuple(int(v) for v in row.get("views", ()))
-    return SceneQuery(question, str(row["scene"]), views, tuple(row.get("images", ())), history, info,
-                      tuple(store.rgb(str(row["scene"]), v) for v in views))
+    scene = str(row["scene"])
+    if views is None:
+        views, images = tuple(int(v) for v in row.get("views", ())), tuple(row.get("images", ()))
+    else:
+        images = tuple(f"scenes/{scene}/rgb/{v:03d}.png" for v in views)
+    return SceneQuery(question, scene, views, images, history, info, tuple(store.rgb(scene, v) for v in views))
 
 
 def _ask(reasoner: SceneReasoner, query: SceneQuery, tally: _Tally, image_size: tuple[int, int]) -> ParsedReply:
@@ -186,10 +204,25 @@ class _Run:
     store: SceneStore
     out: Path
     pictures: int
+    # With a scorer, each question's views are re-selected as the robot does (else the row's own).
+    scorer: ViewScorer | None = None
+    relevance_weight: float = ServiceConfig.relevance_weight
+    selection_notes: Counter[str] = field(default_factory=Counter)
     tallies: dict[str, _Tally] = field(default_factory=lambda: {t: _Tally() for t in TASKS})
     picture_paths: list[str] = field(default_factory=list)
     caption_pairs: tuple[list[str], list[list[str]]] = field(default_factory=lambda: ([], []))
     dense: tuple[list[str], list[list[str]], list[bool]] = field(default_factory=lambda: ([], [], []))
+
+    def query(self, row: Mapping[str, Any], question: str, history: tuple[Turn, ...],
+              privileged: Mapping[str, Any]) -> SceneQuery:
+        """The query for one question, its views re-selected when the run has a view scorer."""
+        views = None
+        if self.scorer is not None:
+            k = max(1, len(row.get("views", ())))
+            views, note = self.store.question_views(str(row["scene"]), question, k, self.scorer,
+                                                    self.relevance_weight)
+            self.selection_notes[note] += 1
+        return _query(row, self.reasoner, question, history, privileged, self.store, views)
 
     def row(self, row: Mapping[str, Any]) -> None:
         """Ask the reasoner about one row and score the reply."""
@@ -199,8 +232,7 @@ class _Run:
             return
         tally = self.tallies[task]
         size = self.store.image_size(str(row["scene"]))
-        parsed = _ask(self.reasoner, _query(row, self.reasoner, str(row["question"]), (), row, self.store), tally,
-                      size)
+        parsed = _ask(self.reasoner, self.query(row, str(row["question"]), (), row), tally, size)
         if not parsed.ok:
             tally.failures["replies"][_failure_code(parsed.failure)] += 1
         if task == "qa":
@@ -224,8 +256,7 @@ class _Run:
         history: list[Turn] = []
         correct = []
         for turn in row.get("turns", []):
-            q = _query(row, self.reasoner, str(turn["question"]), tuple(history), {**turn, "task": "dialogue"},
-                       self.store)
+            q = self.query(row, str(turn["question"]), tuple(history), {**turn, "task": "dialogue"})
             parsed = _ask(self.reasoner, q, tally, size)
             if not parsed.ok:
                 tally.failures["turns"][_failure_code(parsed.failure)] += 1
@@ -294,16 +325,27 @@ class _Run:
 
 
 def evaluate(data: Path, split: str, reasoner: SceneReasoner, out: Path, pictures: int = 8,
-             limit: int | None = None) -> dict[str, Any]:
-    """Run ``reasoner`` over ``split`` of the dataset at ``data``; writes and returns the report."""
+             limit: int | None = None, scorer: ViewScorer | None = None,
+             relevance_weight: float = ServiceConfig.relevance_weight) -> dict[str, Any]:
+    """Run ``reasoner`` over ``split`` of the dataset at ``data``; writes and returns the report.
+
+    With ``scorer``, every question gets the views :func:`select_views` picks (as many as the row
+    has) with that scorer and ``relevance_weight``, instead of the row's own.
+    """
+    if not 0.0 <= relevance_weight <= 1.0:
+        raise ValueError(f"relevance_weight must be in [0, 1], got {relevance_weight}")
     rows = read_rows(data, split)[:limit]
-    run = _Run(reasoner, SceneStore(data), out, pictures)
+    run = _Run(reasoner, SceneStore(data), out, pictures, scorer, relevance_weight)
     t_start = time.monotonic()
     for row in rows:
         run.row(row)
+    views: dict[str, Any] = {"selection": "dataset (the row's views)"}
+    if scorer is not None:
+        views = {"selection": f"select_views per question with {getattr(scorer, 'name', type(scorer).__name__)}",
+                 "relevance_weight": relevance_weight, "notes": dict(run.selection_notes)}
     report: dict[str, Any] = {"schema": SCHEMA, "reasoner": reasoner.name, "split": split, "data": str(data),
-                              "rows": len(rows), "tasks": run.task_metrics(), "pictures": run.picture_paths,
-                              "seconds": round(time.monotonic() - t_start, 2)}
+                              "rows": len(rows), "views": views, "tasks": run.task_metrics(),
+                              "pictures": run.picture_paths, "seconds": round(time.monotonic() - t_start, 2)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     (out / "report.md").write_text(report_markdown(report))
@@ -314,6 +356,10 @@ def report_markdown(report: Mapping[str, Any]) -> str:
     """The report as Markdown: one table per task, then the pictures."""
     lines = [f"# Scene evaluation: `{report['reasoner']}` on `{report['split']}`", "",
              f"{report['rows']} rows from `{report['data']}`, {report['seconds']} s.", ""]
+    views = report.get("views", {})
+    if views.get("notes"):
+        lines += [f"Views: {views['selection']}, relevance weight {views['relevance_weight']}; "
+                  + ", ".join(f"{n}: {c} questions" for n, c in views["notes"].items()) + ".", ""]
     for task, metrics in report["tasks"].items():
         lines += [f"## {task}", "", "| metric | value |", "|---|---|"]
         for k, v in metrics.items():

@@ -4,8 +4,8 @@ Coverage: each view sees the fused points that project into its image in front o
 agree with the view's own depth (not hidden behind a nearer surface); views are picked greedily by
 how many not-yet-covered points they add (the standard (1 - 1/e) greedy for max coverage). When a
 :class:`ViewScorer` is given (a text-image model, e.g. CLIP, scoring question against view), each
-step maximises ``(1 - w) * new_coverage + w * relevance``. None is bundled: without one, coverage
-alone decides, and the selection says so.
+step maximises ``(1 - w) * new_coverage + w * relevance``. :mod:`nav_r1.scene.clip_scorer` has a
+CLIP one; without a scorer, coverage alone decides, and the selection says so.
 """
 
 from __future__ import annotations
