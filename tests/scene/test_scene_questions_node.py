@@ -225,7 +225,7 @@ def test_reasoning_node_answers_grounds_drives_and_runs_plans(tmp_path: Path) ->
         rclpy.shutdown(context=ctx)
 
 
-def test_scene_config_and_pose_helpers_validate() -> None:
+def test_scene_config_and_pose_helpers_validate(tmp_path: Path) -> None:
     from nav_msgs.msg import Odometry
 
     from nav_r1.nodes.scene_io import SceneConfig, base_T_optical, odom_pose, scene_service
@@ -235,6 +235,13 @@ def test_scene_config_and_pose_helpers_validate() -> None:
         SceneConfig(base_T_camera=(0.0, 0.0, 1.0))
     with pytest.raises(ParamError, match=r"scene\.backend"):
         scene_service(SceneConfig(enabled=True), object())  # a reasoner without a model to share
+    script = tmp_path / "replies.txt"
+    script.write_text("<think>x</think><answer>y</answer>\n")
+    with pytest.raises(ParamError, match=r"scene\.view_scorer.*/nonexistent/clip"):
+        scene_service(SceneConfig(backend=f"scripted:{script}", view_scorer="clip:/nonexistent/clip"), object())
+    with pytest.raises(ParamError, match=r"scene\.view_scorer.*siglip"):
+        scene_service(SceneConfig(backend=f"scripted:{script}", view_scorer="siglip:/x"), object())
+    assert scene_service(SceneConfig(backend=f"scripted:{script}"), object()).scorer is None
     msg = Odometry()
     msg.pose.pose.orientation.w = 1.0
     msg.pose.pose.position.x = 2.0

@@ -41,6 +41,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import Marker, MarkerArray
 
 from nav_r1.control.depth import rpy_matrix
+from nav_r1.scene.clip_scorer import make_view_scorer
 from nav_r1.scene.director import PROGRESS_MODEL, ArmRequest, DirectorEffect, Drive, GroundRequest, SceneDirector
 from nav_r1.scene.drive import DriveConfig
 from nav_r1.scene.execute import ExecuteConfig
@@ -83,6 +84,8 @@ class SceneConfig:
     frame_period_s: float = param(0.5, "Fuse at most one frame per this period [s]", min=0.0, max=60.0)
     pose_timeout_s: float = param(1.0, "Odometry received longer ago than this gives no robot pose [s]",
                                   min=0.01, max=60.0)
+    view_scorer: str = param("", "Question relevance for view selection: empty = coverage only; clip:DIR[#DEVICE] "
+                             "(a local CLIP model, 3D-R1's scorer)")
     tick_hz: float = param(10.0, "How often a running plan checks arrival, the arm and timeouts [Hz]",
                            min=0.5, max=100.0)
     memory: MemoryConfig = nested(MemoryConfig, "Scene memory bounds")
@@ -163,7 +166,11 @@ def scene_service(cfg: SceneConfig, reasoner: object) -> SceneService:
         raise ParamError(f"parameter 'scene.backend' is empty, so scene questions would use the navigation "
                          f"reasoner's model, but '{getattr(reasoner, 'name', reasoner)}' has none (the "
                          "simulator expert?); set scene.backend to transformers:DIR, openai:URL#model or scripted:FILE")
-    return SceneService(VLMSceneReasoner(backend), SceneMemory(cfg.memory), cfg.service, lift=cfg.lift)
+    try:
+        scorer = make_view_scorer(cfg.view_scorer)
+    except ValueError as exc:  # ParamError is one; a bad CLIP directory is another
+        raise ParamError(f"parameter 'scene.view_scorer': {exc}") from exc
+    return SceneService(VLMSceneReasoner(backend), SceneMemory(cfg.memory), cfg.service, scorer=scorer, lift=cfg.lift)
 
 
 Job = Callable[[], object]
