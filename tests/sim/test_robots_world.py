@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 import yourdfpy
 
+from nav_r1.control.depth import base_T_optical
+from nav_r1.graph import robot_params_file
+from r1_core.params import node_parameters, read_param_file
 from r1_core.reasoner import Pose2D
 from r1_core.robots import MOBILE_ROBOTS
 from r1_description import urdf_path
@@ -138,3 +141,19 @@ def test_uav_altitude_and_wheeled_no_sidestep():
     wheeled.step(1.0)
     assert abs(wheeled.pose().y) < 1e-6 and wheeled.pose().z == pytest.approx(
         load_robot_body("wheeled").ground_clearance)
+
+
+@pytest.mark.parametrize("robot", MOBILE_ROBOTS)
+def test_the_robot_files_camera_is_the_simulators_camera(robot: str) -> None:
+    """control_node's depth.base_T_camera (obstacles) and the scene memory's camera pose are the sim's.
+
+    Both read the robot file's 6 numbers through ``nav_r1.control.depth.base_T_optical``; a wrong
+    optical-frame convention or a stale file would put obstacles and fused clouds in the wrong place.
+    """
+    (params,) = node_parameters(read_param_file(robot_params_file(robot)), "control_node", "")
+    ours = base_T_optical(params["depth"]["base_T_camera"])
+    sim = Simulator(robot, _box_room(), SimConfig(width=32, height=24))
+    try:
+        np.testing.assert_allclose(ours, sim.camera_extrinsics(), atol=1e-6)
+    finally:
+        sim.close()

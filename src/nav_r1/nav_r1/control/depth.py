@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,11 +27,19 @@ def rpy_matrix(roll: float, pitch: float, yaw: float) -> NDArray[np.float64]:
     ])
 
 
+def base_T_optical(xyzrpy: Sequence[float]) -> NDArray[np.float64]:  # noqa: N802 (frame-pair notation)
+    """base_link_T_camera_optical (4x4) from the camera body frame's x, y, z, roll, pitch, yaw."""
+    x, y, z, roll, pitch, yaw = xyzrpy
+    out = np.eye(4)
+    out[:3, :3] = rpy_matrix(roll, pitch, yaw) @ _BODY_R_OPTICAL
+    out[:3, 3] = (x, y, z)
+    return out
+
+
 def base_from_optical(cfg: DepthConfig) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Rotation and translation taking camera optical-frame points into base_link."""
-    x, y, z, roll, pitch, yaw = cfg.base_T_camera
-    rot = rpy_matrix(roll, pitch, yaw) @ _BODY_R_OPTICAL
-    return rot.astype(np.float32), np.array([x, y, z], dtype=np.float32)
+    t = base_T_optical(cfg.base_T_camera)
+    return t[:3, :3].astype(np.float32), t[:3, 3].astype(np.float32)
 
 
 class DepthProjector:

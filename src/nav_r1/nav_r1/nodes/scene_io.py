@@ -40,7 +40,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 from visualization_msgs.msg import Marker, MarkerArray
 
-from nav_r1.control.depth import rpy_matrix
+from nav_r1.control.depth import base_T_optical
 from nav_r1.scene.clip_scorer import make_view_scorer
 from nav_r1.scene.director import PROGRESS_MODEL, ArmRequest, DirectorEffect, Drive, GroundRequest, SceneDirector
 from nav_r1.scene.drive import DriveConfig
@@ -63,9 +63,6 @@ from r1_core.ros.convert import (
     stamp_to_sec,
 )
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
-
-# Camera body frame (REP-103: x forward, y left, z up) from the optical frame (z forward, x right, y down).
-BODY_R_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
 
 @dataclass(frozen=True)
@@ -98,15 +95,6 @@ class SceneConfig:
         validate_params(self)
         if len(self.base_T_camera) != 6 or not all(math.isfinite(v) for v in self.base_T_camera):
             raise ParamError("parameter 'scene.base_T_camera' must be 6 finite numbers: x, y, z, roll, pitch, yaw")
-
-
-def base_T_optical(xyzrpy: Sequence[float]) -> NDArray[np.float64]:  # noqa: N802 (frame-pair notation)
-    """base_link_T_camera_optical (4x4) from the camera body frame's x, y, z, roll, pitch, yaw."""
-    x, y, z, roll, pitch, yaw = xyzrpy
-    out = np.eye(4)
-    out[:3, :3] = rpy_matrix(roll, pitch, yaw) @ BODY_R_OPTICAL
-    out[:3, 3] = (x, y, z)
-    return out
 
 
 def odom_pose(msg: Odometry) -> NDArray[np.float64] | None:
