@@ -295,19 +295,20 @@ class SceneInterface:
             self._publish(Answer.failure(Question(text), f"bad_question: {exc}"))
             return
 
-        def job() -> None:
-            answer = self._ask(self.director.asked(question))
-            with self._lock:
-                effects = self.director.on_answer(question, answer, self.robot(), self._now())
-            self._apply(effects)
-
-        self._submit(job)
+        self._ask_then(self.director.asked(question),
+                       lambda answer, robot, now: self.director.on_answer(question, answer, robot, now))
 
     def _ground_step(self, request: GroundRequest) -> None:
+        self._ask_then(self.director.step_question(request),
+                       lambda answer, robot, now: self.director.on_step_answer(request, answer, robot, now))
+
+    def _ask_then(self, asked: Question,
+                  handle: Callable[[Answer, Pose2D | None, float], list[DirectorEffect]]) -> None:
+        """On the worker: ask the model, hand the answer to the director (under ``_lock``), apply its effects."""
         def job() -> None:
-            answer = self._ask(self.director.step_question(request))
+            answer = self._ask(asked)
             with self._lock:
-                effects = self.director.on_step_answer(request, answer, self.robot(), self._now())
+                effects = handle(answer, self.robot(), self._now())
             self._apply(effects)
 
         self._submit(job)
