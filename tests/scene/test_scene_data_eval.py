@@ -15,6 +15,7 @@ from nav_r1.scene.evaluate import SceneStore, evaluate
 from nav_r1.scene.protocol import parse_scene_reply
 from nav_r1.scene.reasoners import BlindReasoner, ExpertReasoner, SceneQuery
 from nav_r1.scene.tasks import execute
+from r1_core.params import ParamError
 
 CFG = DataConfig(scenes=3, seed=5, views_per_room=2, width=64, height=48, min_rooms=3, max_rooms=3)
 
@@ -41,6 +42,25 @@ def test_layout_card_and_splits_by_scene(dataset: Path) -> None:
             assert parse_scene_reply(r["target"]).ok
             assert all((dataset / p).is_file() for p in r["images"]) and len(r["images"]) <= CFG.views_per_row
     assert "| train |" in (dataset / "README.md").read_text()
+
+
+def test_the_folder_loads_like_the_navigation_data(dataset: Path, tmp_path: Path) -> None:
+    """One layout for both recipes: ``{split}.jsonl`` named in the card's front matter (datasets.load_dataset)."""
+    import datasets
+
+    loaded = datasets.load_dataset(str(dataset))
+    assert set(loaded) == {"train", "val", "test"}
+    for split in loaded:
+        assert len(loaded[split]) == len(read_rows(dataset, split))
+    # An existing folder is refused without force, replaced whole with it; no partial folder is left.
+    with pytest.raises(ParamError, match="exists"):
+        write_dataset(dataset, CFG)
+    copy = tmp_path / "copy"
+    write_dataset(copy, CFG)
+    (copy / "stale.txt").write_text("from an older run")
+    write_dataset(copy, CFG, force=True)
+    assert not (copy / "stale.txt").exists() and (copy / "card.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]
 
 
 def test_rows_agree_with_the_labels(dataset: Path) -> None:

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from nav_r1.data.rows import SPLITS, NavCotRow
+from nav_r1.data.rows import SPLITS, NavCotRow, hf_card_header
 from nav_r1.plan import actions_to_poses
 from nav_r1.reasoning import ReasoningConfig
 from nav_r1.sim_loop import LoopConfig, Step, drive_episode
@@ -218,11 +218,7 @@ def dataset_card(cfg: DataConfig, records: Sequence[EpisodeRecord], splits: dict
     """The README.md of a dataset folder: HF config header, counts, action histogram, provenance."""
     by_split = {s: [r for r in records if splits[r.scene] == s] for s in SPLITS}
     present = [s for s in SPLITS if any(r.rows for r in by_split[s])]
-    header = ["---", "configs:", "- config_name: default", "  data_files:"]
-    for s in present:
-        header += [f"  - split: {s}", f"    path: {s}.jsonl"]
-    header.append("---")
-    lines = [*header, "", "# Nav-CoT data from the R1 stack's simulator", "",
+    lines = [*hf_card_header(present), "", "# Nav-CoT data from the R1 stack's simulator", "",
              f"Made by `{command}` in {seconds:.0f} s ({source}).", "",
              "| split | scenes | episodes | rows | expert stopped | mean final distance to goal [m] |",
              "|---|---|---|---|---|---|"]

@@ -158,6 +158,15 @@ def split_file(root: Path, split: str) -> Path:
     return Path(root) / f"{split}.jsonl"
 
 
+def hf_card_header(splits: Sequence[str]) -> list[str]:
+    """The dataset card's YAML front matter: one ``{split}.jsonl`` per split, so ``datasets.load_dataset(DIR)``
+    reads a navigation folder and a scene folder (:mod:`nav_r1.scene.data`) alike."""
+    header = ["---", "configs:", "- config_name: default", "  data_files:"]
+    for s in splits:
+        header += [f"  - split: {s}", f"    path: {s}.jsonl"]
+    return [*header, "---"]
+
+
 def load_split(root: Path, split: str, *, check_images: bool = True) -> list[NavCotRow]:
     """Every row of one split of a dataset folder (validated)."""
     root = Path(root)

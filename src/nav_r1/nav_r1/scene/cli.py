@@ -25,6 +25,7 @@ def scene_data_main(argv: Sequence[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="nav-r1 scene-data", description="Generate the scene understanding data.")
     parser.add_argument("--out", type=Path, required=True, help="Output directory")
+    parser.add_argument("--force", action="store_true", help="Replace an existing output directory")
     for name, f in DataConfig.__dataclass_fields__.items():
         spec = f.metadata.get("r1_param")
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(f.default), default=f.default,
@@ -35,7 +36,11 @@ def scene_data_main(argv: Sequence[str]) -> int:
     except (ParamError, ValueError) as exc:
         print(f"nav-r1 scene-data: {exc}", file=sys.stderr)
         return 2
-    card = write_dataset(ns.out, cfg)
+    try:
+        card = write_dataset(ns.out, cfg, force=ns.force, progress=True)
+    except ParamError as exc:
+        print(f"nav-r1 scene-data: {exc}", file=sys.stderr)
+        return 2
     print(f"nav-r1 scene-data: wrote {ns.out} ({card['seconds']} s): "
           + "; ".join(f"{s}: {sum(c.values())} rows" for s, c in card["counts"].items()))
     return 0

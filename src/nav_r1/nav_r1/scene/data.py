@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -27,7 +30,9 @@ from typing import Any
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
+from nav_r1.data.rows import hf_card_header
 from nav_r1.scene.memory import MemoryConfig, SceneMemory
 from nav_r1.scene.procedural import (
     default_intrinsics,
@@ -49,7 +54,8 @@ from nav_r1.scene.tasks import (
     wall_side,
 )
 from nav_r1.scene.views import select_views
-from r1_core.params import param, validate_params
+from r1_core.params import ParamError, param, validate_params
+from r1_core.paths import swap_in
 from r1_sim.scene import FURNITURE, Scene, SceneObject, generate_scene
 
 SCHEMA = "nav_r1.scene_data/1"
@@ -309,11 +315,8 @@ def render_scene(scene: Scene, out: Path, cfg: DataConfig,
     return {oid: (v, b2) for oid, (_, v, b2) in best.items()}, list(selection.view_ids)
 
 
-def write_dataset(out: Path, cfg: DataConfig | None = None) -> dict[str, Any]:
-    """Generate scenes, views and rows into ``out``; returns the dataset card."""
-    cfg = cfg or DataConfig()
-    t0 = time.monotonic()
-    out.mkdir(parents=True, exist_ok=True)
+def _write_scenes(out: Path, cfg: DataConfig, bar: Any) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[str]]]:
+    """Render every scene into ``out/scenes`` and build its rows; (rows by split, scene names by split)."""
     rng = np.random.default_rng(cfg.seed)
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "val": [], "test": []}
     scene_splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
@@ -333,22 +336,53 @@ def write_dataset(out: Path, cfg: DataConfig | None = None) -> dict[str, Any]:
                         "views": views, "images": [f"scenes/{scene.name}/rgb/{v:03d}.png" for v in views]})
             splits[split].append(row)
         scene_splits[split].append(scene.name)
-    for split, rows in splits.items():
-        with (out / f"{split}.jsonl").open("w") as f:
-            for row in rows:
-                f.write(json.dumps(row) + "\n")
-    card = {"schema": SCHEMA, "generator": "nav_r1.scene.data.write_dataset",
-            "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
-            "scenes": scene_splits,
-            "counts": {s: dict(Counter(r["task"] for r in rows)) for s, rows in splits.items()},
-            "seconds": round(time.monotonic() - t0, 2)}
-    (out / "card.json").write_text(json.dumps(card, indent=1))
-    (out / "README.md").write_text(_card_markdown(card))
+        bar.update(1)
+    return splits, scene_splits
+
+
+def write_dataset(out: Path, cfg: DataConfig | None = None, *, force: bool = False,
+                  progress: bool = False) -> dict[str, Any]:
+    """Generate scenes, views and rows into ``out``; returns the dataset card.
+
+    The folder is written under a temporary name beside ``out`` and swapped in when complete
+    (:func:`r1_core.paths.swap_in`), so an interrupted run never leaves a half-written dataset. A
+    non-empty ``out`` is refused unless ``force``.
+    """
+    cfg = cfg or DataConfig()
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise ParamError(f"output folder '{out}' exists; choose another --out or pass --force")
+    t0 = time.monotonic()
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    bar = tqdm(total=cfg.scenes, desc="nav-r1 scene-data", unit="scene", disable=not progress, file=sys.stderr)
+    try:
+        splits, scene_splits = _write_scenes(tmp, cfg, bar)
+        for split, rows in splits.items():
+            with (tmp / f"{split}.jsonl").open("w", encoding="utf-8") as f:
+                for row in rows:
+                    f.write(json.dumps(row) + "\n")
+        card = {"schema": SCHEMA, "generator": "nav_r1.scene.data.write_dataset",
+                "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
+                "scenes": scene_splits,
+                "counts": {s: dict(Counter(r["task"] for r in rows)) for s, rows in splits.items()},
+                "seconds": round(time.monotonic() - t0, 2)}
+        (tmp / "card.json").write_text(json.dumps(card, indent=1))
+        (tmp / "README.md").write_text(_card_markdown(card), encoding="utf-8")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
     return card
 
 
 def _card_markdown(card: dict[str, Any]) -> str:
-    lines = ["# Scene understanding data (generated)", "",
+    present = [s for s, counts in card["counts"].items() if counts]
+    lines = [*hf_card_header(present), "", "# Scene understanding data (generated)", "",
              f"Schema `{card['schema']}`, written by `{card['generator']}` (`nav-r1 scene-data`). Rows, answers "
              "and reasoning are templated from the labels of procedural scenes (r1_sim.scene); views are "
              "ray-cast RGB-D renders of the same boxes. Splits are by scene.", "",
