@@ -53,6 +53,18 @@ def test_a_fetch_plan_runs_every_step_in_order() -> None:
     assert run.tick(Pose2D(0, 0, 0), 100.0) == []  # nothing after the end
 
 
+def test_an_ungroundable_waypoint_before_another_navigate_step_is_skipped_and_said() -> None:
+    steps = (PlanStep("navigate", "kitchen", "navigate to the kitchen"), *STEPS)
+    run = PlanRun(7, steps, CFG)
+    run.start(0.0)
+    effects = run.on_goal(0, "no_goal: the answer grounds no object with a valid 3D box for 'kitchen'", 1.0)
+    assert effects == [GroundRequest(7, 1, "fridge")] and run.state == "running"
+    report = run.report()
+    assert report["steps"][0]["state"] == "skipped" and "navigate to the fridge" in report["steps"][0]["note"]
+    # The last navigate before an arm step is no waypoint: failing to ground it fails the plan.
+    assert run.on_goal(1, "no_goal: nothing", 2.0) == [Drive("fridge", None)] and run.state == "failed"
+
+
 def test_a_failed_step_fails_the_plan_and_holds_the_robot() -> None:
     run = PlanRun(2, STEPS, CFG)
     run.start(0.0)

@@ -14,7 +14,10 @@ argument and returns *effects* for its owner to carry out; it never calls a mode
 
 A step that cannot be grounded, times out or is refused fails the whole plan (the later steps are
 not attempted: a fetch whose pick failed must not place) and the robot is told to hold
-(:class:`Drive` without a plan). Steps are never skipped silently.
+(:class:`Drive` without a plan). One exception, reported and never silent: a navigate step that
+cannot be grounded and is followed by another navigate step is a coarse waypoint the next step
+covers ("navigate to the kitchen; navigate to the fridge": the data's plans name the room first,
+and a room has no box to ground), so it is marked ``skipped`` with the reason and the run goes on.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ class ArmRequest:
 
 
 Effect = GroundRequest | Drive | ArmRequest
-StepState = Literal["pending", "grounding", "driving", "arm", "done", "failed"]
+StepState = Literal["pending", "grounding", "driving", "arm", "done", "skipped", "failed"]
 RunState = Literal["running", "done", "failed", "cancelled"]
 
 
@@ -90,6 +93,7 @@ class PlanRun:
         self.state: RunState = "running"
         self.index = 0
         self.step_states: list[StepState] = ["pending"] * len(self.steps)
+        self.notes: dict[int, str] = {}  # why a step was skipped
         self.reason: str | None = None
         self.goal: GoalPlan | None = None
         self._deadline = math.inf
@@ -133,7 +137,13 @@ class PlanRun:
         if self.state != "running" or step != self.index or self.step_states[step] != "grounding":
             return []  # a late answer for a step no longer waiting (cancelled, timed out)
         if isinstance(found, str):
-            return self._fail(found)
+            following = self.steps[step + 1] if step + 1 < len(self.steps) else None
+            if following is None or following.kind != "navigate":
+                return self._fail(found)
+            self.notes[step] = f"{found}; the next step ({following.text}) goes on from here"
+            self.step_states[step] = "skipped"
+            self.index += 1
+            return self._begin(now)
         self.goal = found
         self.step_states[step] = "driving"
         return [Drive(found.label, found)]
@@ -184,7 +194,8 @@ class PlanRun:
         out: dict[str, Any] = {
             "kind": "steps", "run": self.run_id, "state": self.state, "current": self.index,
             "steps": [{"kind": s.kind, "target": s.target, "text": s.text, "state": st}
-                      for s, st in zip(self.steps, self.step_states, strict=True)],
+                      | ({"note": self.notes[i]} if i in self.notes else {})
+                      for i, (s, st) in enumerate(zip(self.steps, self.step_states, strict=True))],
         }
         if self.reason is not None:
             out["reason"] = self.reason
