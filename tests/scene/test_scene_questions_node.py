@@ -97,7 +97,7 @@ def test_reasoning_node_answers_grounds_drives_and_runs_plans(tmp_path: Path) ->
     info_pub = peer.create_publisher(CameraInfo, "camera/color/camera_info", SENSOR_QOS)
     color_pub = peer.create_publisher(Image, "camera/color/image_raw", SENSOR_QOS)
     depth_pub = peer.create_publisher(Image, "camera/depth/image_raw", SENSOR_QOS)
-    odom_pub = peer.create_publisher(Odometry, "odom", SENSOR_QOS)
+    odom_pub = peer.create_publisher(Odometry, "odom", RELIABLE_QOS)  # the reasoning node subscribes reliably
     executor.add_node(node)
     executor.add_node(peer)
     spin = threading.Thread(target=executor.spin, daemon=True)

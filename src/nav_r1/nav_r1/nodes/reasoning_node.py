@@ -133,8 +133,10 @@ class ReasoningNode(Node):
         io = ReentrantCallbackGroup()
         self.plan_pub = self.create_publisher(Path, topics.PLAN, RELIABLE_QOS)
         self.status_pub = self.create_publisher(String, topics.STATUS, RELIABLE_QOS)
+        self.scene_cfg = declare_config(self, SceneConfig, "scene.")
+        self.scene: SceneInterface | None = None  # set below; its sensors are forwarded from here
         self.create_subscription(Image, topics.COLOR_IMAGE, self._on_color, sensors, callback_group=io)
-        if self.node_cfg.use_depth:
+        if self.node_cfg.use_depth or self.scene_cfg.enabled:
             self.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, sensors, callback_group=io)
         self.create_subscription(Odometry, topics.ODOM, self._on_odom, RELIABLE_QOS, callback_group=io)
         self.create_subscription(String, topics.INSTRUCTION, self._on_instruction, RELIABLE_QOS, callback_group=io)
@@ -150,8 +152,6 @@ class ReasoningNode(Node):
             if self.cfg.health_period_s > 0.0 and callable(getattr(self.reasoner, "health", None)):
                 self.create_timer(self.cfg.health_period_s, self._on_health_timer,
                                   callback_group=MutuallyExclusiveCallbackGroup())
-        self.scene_cfg = declare_config(self, SceneConfig, "scene.")
-        self.scene: SceneInterface | None = None
         if self.scene_cfg.enabled:
             self.scene = SceneInterface(self, self.scene_cfg, scene_service(self.scene_cfg, self.reasoner),
                                         self.node_cfg.odom_frame, self._worker.submit, self._direct)
@@ -190,16 +190,24 @@ class ReasoningNode(Node):
             return
         with self._lock:
             self.core.on_frame(frame)
+        if self.scene is not None:
+            self.scene.on_color(stamp, rgb)
         if self._sync is not None:
             self._sync.received(topics.COLOR_IMAGE, stamp)
 
     def _on_depth(self, msg: Image) -> None:
+        if self.scene is not None:
+            self.scene.on_depth(msg)
+        if not self.node_cfg.use_depth:
+            return
         try:
             self._depth = depth_image_to_metres(msg)
         except ConversionError as exc:
             self.get_logger().error(f"dropped a depth frame: {exc}", throttle_duration_sec=5.0)
 
     def _on_odom(self, msg: Odometry) -> None:
+        if self.scene is not None:
+            self.scene.on_odom(msg)
         p, t = msg.pose.pose, msg.twist.twist
         stamp = stamp_to_sec(msg.header.stamp)
         try:

@@ -11,6 +11,10 @@ the node's own plan (``direct``: the reasoning core drops its instruction, so on
 one ``nav_r1/plan``), and arm steps on ``vla_r1/instruction`` (their outcome read back from
 ``vla_r1/status``).
 
+Colour, depth and odometry come from the owning node's own subscriptions (:meth:`SceneInterface.on_color`,
+:meth:`~SceneInterface.on_depth`, :meth:`~SceneInterface.on_odom`), so each colour frame is converted
+once per process; camera_info, questions and ``vla_r1/status`` are subscribed here.
+
 Threads: the sensor, question, arm-status and tick callbacks run on the node's executor; every
 model call (a question, a plan step's grounding) runs as a job on the node's one worker thread,
 queued behind any navigation inference (one model call at a time). ``_memory_lock`` guards the
@@ -59,7 +63,6 @@ from r1_core.ros.convert import (
     ConversionError,
     camera_info_to_matrix,
     depth_image_to_metres,
-    rgb_from_image,
     stamp_to_sec,
 )
 from r1_core.ros.qos import RELIABLE_QOS, SENSOR_QOS
@@ -189,9 +192,6 @@ class SceneInterface:
         self.marker_pub = node.create_publisher(MarkerArray, topics.GROUNDING, RELIABLE_QOS)
         self.arm_pub = node.create_publisher(String, topics.VLA_INSTRUCTION, RELIABLE_QOS)
         node.create_subscription(CameraInfo, topics.COLOR_INFO, self._on_info, SENSOR_QOS, callback_group=sensors)
-        node.create_subscription(Image, topics.COLOR_IMAGE, self._on_color, SENSOR_QOS, callback_group=sensors)
-        node.create_subscription(Image, topics.DEPTH_IMAGE, self._on_depth, SENSOR_QOS, callback_group=sensors)
-        node.create_subscription(Odometry, topics.ODOM, self._on_odom, SENSOR_QOS, callback_group=sensors)
         node.create_subscription(String, topics.QUESTION, self._on_question, RELIABLE_QOS, callback_group=control)
         node.create_subscription(String, topics.VLA_STATUS, self._on_arm_status, RELIABLE_QOS,
                                  callback_group=control)
@@ -209,7 +209,8 @@ class SceneInterface:
         except (ConversionError, ValueError) as exc:
             self.node.get_logger().error(f"bad camera_info: {exc}", throttle_duration_sec=5.0)
 
-    def _on_odom(self, msg: Odometry) -> None:
+    def on_odom(self, msg: Odometry) -> None:
+        """An odometry message (the owning node's subscription forwards it)."""
         pose = odom_pose(msg)
         if pose is None:
             self.node.get_logger().error("odometry with a non-finite or non-unit pose dropped by the scene memory",
@@ -218,12 +219,9 @@ class SceneInterface:
         self._odom.append((stamp_to_sec(msg.header.stamp), pose))
         self._last_odom = (time.monotonic(), pose)
 
-    def _on_color(self, msg: Image) -> None:
-        try:
-            self._colors.append((stamp_to_sec(msg.header.stamp), rgb_from_image(msg)))
-        except ConversionError as exc:
-            self.node.get_logger().error(f"colour frame dropped: {exc}", throttle_duration_sec=5.0)
-            return
+    def on_color(self, stamp: float, rgb: NDArray[np.uint8]) -> None:
+        """A colour frame the owning node has already converted (one conversion per frame)."""
+        self._colors.append((stamp, rgb))
         self._try_fuse()
 
     def _pose_at(self, t: float) -> NDArray[np.float64] | None:
@@ -232,7 +230,8 @@ class SceneInterface:
             return None
         return best[1] @ self._base_T_cam
 
-    def _on_depth(self, msg: Image) -> None:
+    def on_depth(self, msg: Image) -> None:
+        """A depth image; converted only when a frame is due (``frame_period_s``)."""
         t = stamp_to_sec(msg.header.stamp)
         if t - self._last_fused < self.cfg.frame_period_s:
             return
